@@ -1,0 +1,70 @@
+//! What a rule can refuse. The gRPC layer maps each variant to one code, in one place.
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldViolation {
+    pub field: String,
+    pub description: String,
+}
+
+impl FieldViolation {
+    pub fn new(field: impl Into<String>, description: impl Into<String>) -> Self {
+        FieldViolation {
+            field: field.into(),
+            description: description.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DomainError {
+    /// Bad input, field by field (INVALID_ARGUMENT, reason given in `reason`).
+    #[error("invalid argument: {}", .violations.iter().map(|v| format!("{}: {}", v.field, v.description)).collect::<Vec<_>>().join("; "))]
+    InvalidArgument {
+        reason: &'static str,
+        violations: Vec<FieldViolation>,
+    },
+    #[error("client {client_id} not found")]
+    ClientNotFound { client_id: i64 },
+    /// A rule forbids the change (FAILED_PRECONDITION). `reason` is the rule's stable name.
+    #[error("{description}")]
+    FailedPrecondition {
+        reason: &'static str,
+        subject: String,
+        description: String,
+    },
+    /// `expected_version` did not match (ABORTED).
+    #[error("client {client_id} is at version {actual}, not {expected}")]
+    VersionMismatch {
+        client_id: i64,
+        expected: i64,
+        actual: i64,
+    },
+    /// A business document already belongs to another client (ALREADY_EXISTS).
+    #[error("{kind} {document_id} is already recorded for client {owner}")]
+    DocumentOwnedByOther {
+        kind: &'static str,
+        document_id: String,
+        owner: i64,
+    },
+}
+
+impl DomainError {
+    pub fn invalid(field: impl Into<String>, description: impl Into<String>) -> Self {
+        DomainError::InvalidArgument {
+            reason: "INVALID_ARGUMENT",
+            violations: vec![FieldViolation::new(field, description)],
+        }
+    }
+
+    pub fn precondition(
+        reason: &'static str,
+        client_id: i64,
+        description: impl Into<String>,
+    ) -> Self {
+        DomainError::FailedPrecondition {
+            reason,
+            subject: format!("clients/{client_id}"),
+            description: description.into(),
+        }
+    }
+}

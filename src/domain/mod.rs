@@ -1,0 +1,20 @@
+//! Pure rules: stages, the forward-only advance, field stamping, the summary, lead matching.
+//! No tonic, no sqlx, no clock: time is passed in.
+pub mod client;
+pub mod command;
+pub mod error;
+pub mod lead;
+pub mod rules;
+pub mod stage;
+pub mod summary;
+
+#[cfg(test)]
+mod rules_tests;
+
+pub use client::{CallOutcome, Classifications, Client, ClientName, LeadStatus, Timestamp};
+pub use command::{
+    AccountingDocument, Action, Channel, Command, DocumentKey, Meta, NewClient, Request,
+};
+pub use error::{DomainError, FieldViolation};
+pub use rules::{AlertKind, Change, Ctx, Effect, Settings};
+pub use stage::Stage;

@@ -1,0 +1,462 @@
+//! What each event does to a client: the stage floor, the stamps, the preconditions.
+//! This is the one place the spec's section 2 tables live.
+use std::collections::BTreeMap;
+
+use chrono::Duration;
+use serde::{Deserialize, Serialize};
+
+use super::client::{CallOutcome, Client, LeadStatus, Timestamp, stamp_first, stamp_last};
+use super::command::{Action, Channel, NewClient};
+use super::error::DomainError;
+use super::stage::Stage;
+use super::summary::{SummaryEntry, add_entry};
+
+/// Organisation settings the rules read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Settings {
+    /// When on, filling the extra properties counts as a deal (floor REAL).
+    pub extra_properties_mean_deal: bool,
+}
+
+/// How far in the future `occurred_at` may be before it is refused (clock skew allowance).
+pub const MAX_CLOCK_SKEW: Duration = Duration::minutes(5);
+
+/// Alerts the service raises itself from a change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum AlertKind {
+    InterestedAgain,
+    BecameReal,
+    Frozen,
+}
+
+impl AlertKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            AlertKind::InterestedAgain => "INTERESTED_AGAIN",
+            AlertKind::BecameReal => "BECAME_REAL",
+            AlertKind::Frozen => "FROZEN",
+        }
+    }
+}
+
+/// The facts of one accepted change, for the history entry and the alerts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub cause: &'static str,
+    /// `None` when the client was created by this change.
+    pub old_stage: Option<Stage>,
+    pub new_stage: Stage,
+    pub note: String,
+    pub details: BTreeMap<String, String>,
+    pub alerts: Vec<AlertKind>,
+}
+
+/// The result of an action on one client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    Changed(Change),
+    /// The business document was already recorded on this client: nothing changes.
+    AlreadyRecorded,
+}
+
+/// The time and people of one request, resolved.
+#[derive(Debug, Clone, Copy)]
+pub struct Ctx<'a> {
+    /// When it happened (the request's `occurred_at`, or now).
+    pub at: Timestamp,
+    /// The server's clock when the change is written.
+    pub now: Timestamp,
+    pub actor: &'a str,
+    pub settings: &'a Settings,
+}
+
+/// `occurred_at` defaults to now; a time further ahead than clock skew explains is refused.
+pub fn resolve_occurred_at(
+    occurred_at: Option<Timestamp>,
+    now: Timestamp,
+) -> Result<Timestamp, DomainError> {
+    match occurred_at {
+        None => Ok(now),
+        Some(t) if t > now + MAX_CLOCK_SKEW => Err(DomainError::invalid(
+            "occurred_at",
+            "is in the future; events are recorded after they happen",
+        )),
+        Some(t) => Ok(t),
+    }
+}
+
+/// A new client from a lead or an agent: stage NEW, NO_CALL_YET.
+pub fn create(new: &NewClient, ctx: &Ctx) -> (Client, Change) {
+    let client = Client {
+        client_id: 0,
+        name: new.name.clone(),
+        branch: new.branch.clone(),
+        owner: new.owner.clone(),
+        email: new.email.clone(),
+        phone: new.phone.clone(),
+        external_lead_id: new.external_lead_id.clone(),
+        parent_client_id: new.parent_client_id,
+        child_client_ids: Vec::new(),
+        classifications: new.classifications.clone(),
+        custom_properties: new.custom_properties.clone(),
+        stage: Stage::New,
+        lead_status: new.lead_status,
+        record_source: new.record_source.clone(),
+        created_at: ctx.at,
+        created_by: ctx.actor.to_string(),
+        last_call_at: None,
+        last_call_by: String::new(),
+        last_call_outcome: CallOutcome::NoCallYet,
+        next_call_at: None,
+        next_call_by: String::new(),
+        last_contact_at: None,
+        first_meeting_at: None,
+        last_meeting_at: None,
+        first_quote_at: None,
+        became_real_at: None,
+        last_allocated_at: None,
+        not_interested_reason: String::new(),
+        frozen_message: String::new(),
+        frozen_reason: String::new(),
+        deleted_at: None,
+        deleted_by: String::new(),
+        fictitious_reason: String::new(),
+        summary: Vec::new(),
+        trading_account_ids: Vec::new(),
+        version: 1,
+        updated_at: ctx.now,
+    };
+    let mut details = BTreeMap::new();
+    details.insert("lead_status".into(), new.lead_status.name().into());
+    if !new.record_source.is_empty() {
+        details.insert("record_source".into(), new.record_source.clone());
+    }
+    let change = Change {
+        cause: "CreateClient",
+        old_stage: None,
+        new_stage: Stage::New,
+        note: String::new(),
+        details,
+        alerts: Vec::new(),
+    };
+    (client, change)
+}
+
+/// The portal re-sent a lead that matches this client: no new client, INTERESTED_AGAIN.
+pub fn interested_again(client: &mut Client, matched_on: &str, ctx: &Ctx) -> Change {
+    client.lead_status = LeadStatus::InterestedAgain;
+    client.version += 1;
+    client.updated_at = ctx.now;
+    let mut details = BTreeMap::new();
+    details.insert("matched_on".into(), matched_on.into());
+    Change {
+        cause: "CreateClient",
+        old_stage: Some(client.stage),
+        new_stage: client.stage,
+        note: String::new(),
+        details,
+        alerts: vec![AlertKind::InterestedAgain],
+    }
+}
+
+/// Applies `action` to `client`. `document_owner` is the client that already holds the
+/// action's business document, if any.
+pub fn apply(
+    client: &mut Client,
+    action: &Action,
+    ctx: &Ctx,
+    expected_version: Option<i64>,
+    document_owner: Option<i64>,
+) -> Result<Effect, DomainError> {
+    let id = client.client_id;
+    if let Some(expected) = expected_version
+        && expected != client.version
+    {
+        return Err(DomainError::VersionMismatch {
+            client_id: id,
+            expected,
+            actual: client.version,
+        });
+    }
+    match action {
+        Action::Restore { .. } if !client.is_deleted() => {
+            return Err(DomainError::precondition(
+                "CLIENT_NOT_DELETED",
+                id,
+                format!("client {id} is not deleted; only a soft-deleted client can be restored"),
+            ));
+        }
+        Action::Restore { .. } => {}
+        _ if client.is_deleted() => {
+            return Err(DomainError::precondition(
+                "CLIENT_DELETED",
+                id,
+                format!("client {id} is deleted (fictitious); restore it first"),
+            ));
+        }
+        _ => {}
+    }
+    if let Some(key) = action.document() {
+        match document_owner {
+            Some(owner) if owner == id => return Ok(Effect::AlreadyRecorded),
+            Some(owner) => {
+                return Err(DomainError::DocumentOwnedByOther {
+                    kind: key.kind,
+                    document_id: key.id,
+                    owner,
+                });
+            }
+            None => {}
+        }
+    }
+
+    let old = client.stage;
+    let at = ctx.at;
+    let actor = ctx.actor;
+    let mut details = BTreeMap::new();
+    let note: String;
+    match action {
+        Action::ContactAttempt {
+            outcome,
+            note: n,
+            next_call_at,
+            next_call_by,
+        } => {
+            if let Some(next) = next_call_at
+                && *next <= at
+            {
+                return Err(DomainError::invalid(
+                    "next_call_at",
+                    "must be after occurred_at: it names a future call",
+                ));
+            }
+            advance(client, Stage::FollowUp);
+            // Only the newest attempt decides who called, how it went and what comes next;
+            // a replayed older attempt still counts for the stage and the summary.
+            if client.last_call_at.is_none_or(|last| at >= last) {
+                client.last_call_by = actor.to_string();
+                client.last_call_outcome = *outcome;
+                match next_call_at {
+                    Some(next) => {
+                        client.next_call_at = Some(*next);
+                        client.next_call_by =
+                            next_call_by.clone().unwrap_or_else(|| actor.to_string());
+                    }
+                    None => {
+                        client.next_call_at = None;
+                        client.next_call_by.clear();
+                    }
+                }
+            }
+            stamp_last(&mut client.last_call_at, at);
+            stamp_last(&mut client.last_contact_at, at);
+            summary(client, ctx, outcome.label(), n);
+            details.insert("outcome".into(), format!("{outcome:?}"));
+            if let Some(next) = next_call_at {
+                details.insert("next_call_at".into(), next.to_rfc3339());
+            }
+            note = n.clone();
+        }
+        Action::MessageSent { channel, note: n } => {
+            advance(client, Stage::FollowUp);
+            if *channel == Channel::Sms {
+                summary(client, ctx, "SMS", n);
+            }
+            stamp_last(&mut client.last_contact_at, at);
+            details.insert("channel".into(), format!("{channel:?}").to_uppercase());
+            note = n.clone();
+        }
+        Action::ScheduleMeeting {
+            meeting_at,
+            note: n,
+        } => {
+            advance(client, Stage::FollowUp);
+            details.insert("meeting_at".into(), meeting_at.to_rfc3339());
+            note = n.clone();
+        }
+        Action::SummarizeMeeting { note: n } => {
+            advance(client, Stage::FollowUpMeetingOrQuote);
+            stamp_first(&mut client.first_meeting_at, at);
+            stamp_last(&mut client.last_meeting_at, at);
+            stamp_last(&mut client.last_contact_at, at);
+            summary(client, ctx, "Meeting summary", n);
+            note = n.clone();
+        }
+        Action::IssueQuote { note: n, .. } => {
+            advance(client, Stage::FollowUpMeetingOrQuote);
+            stamp_first(&mut client.first_quote_at, at);
+            note = n.clone();
+        }
+        Action::ApproveOrder { note: n, .. }
+        | Action::RecordInvoice { note: n, .. }
+        | Action::OpenTradingAccount { note: n, .. } => {
+            advance(client, Stage::Real);
+            stamp_first(&mut client.became_real_at, at);
+            if let Action::OpenTradingAccount {
+                trading_account_id, ..
+            } = action
+            {
+                client.trading_account_ids.push(trading_account_id.clone());
+            }
+            note = n.clone();
+        }
+        Action::RecordPaidService { note: n, .. } => {
+            advance(client, Stage::RealClubOrContract);
+            stamp_first(&mut client.became_real_at, at);
+            note = n.clone();
+        }
+        Action::RecordExtraProperties { properties } => {
+            for (key, value) in properties {
+                if value.is_empty() {
+                    client.custom_properties.remove(key);
+                } else {
+                    client.custom_properties.insert(key.clone(), value.clone());
+                }
+            }
+            if ctx.settings.extra_properties_mean_deal {
+                advance(client, Stage::Real);
+            }
+            details.insert(
+                "properties".into(),
+                properties.keys().cloned().collect::<Vec<_>>().join(","),
+            );
+            note = String::new();
+        }
+        Action::DeclareNotInterested { note: n, reason } => {
+            if client.stage >= Stage::Real {
+                return Err(DomainError::precondition(
+                    "NOT_INTERESTED_ONLY_BELOW_REAL",
+                    id,
+                    format!(
+                        "client {id} is {}; only a client below REAL can be declared not interested",
+                        client.stage.name()
+                    ),
+                ));
+            }
+            set_stage(client, Stage::NotInterested);
+            client.not_interested_reason = reason.clone();
+            stamp_last(&mut client.last_contact_at, at);
+            summary(client, ctx, &format!("Not interested ({reason})"), n);
+            details.insert("reason".into(), reason.clone());
+            note = n.clone();
+        }
+        Action::DeclareFrozen {
+            frozen_message,
+            note: n,
+            reason,
+        } => {
+            if !matches!(client.stage, Stage::Real | Stage::RealClubOrContract) {
+                return Err(DomainError::precondition(
+                    "FROZEN_ONLY_FROM_REAL",
+                    id,
+                    format!(
+                        "client {id} is {}; only a REAL or REAL_CLUB_OR_CONTRACT client can be frozen",
+                        client.stage.name()
+                    ),
+                ));
+            }
+            set_stage(client, Stage::Frozen);
+            client.frozen_message = frozen_message.clone();
+            client.frozen_reason = reason.clone();
+            details.insert("frozen_message".into(), frozen_message.clone());
+            if !reason.is_empty() {
+                details.insert("reason".into(), reason.clone());
+            }
+            note = n.clone();
+        }
+        Action::DeclareFictitious {
+            note: n,
+            fictitious_reason,
+        } => {
+            if client.stage != Stage::New {
+                return Err(DomainError::precondition(
+                    "FICTITIOUS_ONLY_FROM_NEW",
+                    id,
+                    format!(
+                        "client {id} is {}; only a NEW client can be declared fictitious",
+                        client.stage.name()
+                    ),
+                ));
+            }
+            client.deleted_at = Some(at);
+            client.deleted_by = actor.to_string();
+            client.fictitious_reason = fictitious_reason.clone();
+            details.insert("fictitious_reason".into(), fictitious_reason.clone());
+            note = n.clone();
+        }
+        Action::Restore { note: n } => {
+            client.deleted_at = None;
+            client.deleted_by.clear();
+            client.fictitious_reason.clear();
+            note = n.clone();
+        }
+        Action::SetStatus { stage, reason } => {
+            set_stage(client, *stage);
+            note = reason.clone();
+        }
+        Action::Reassign {
+            new_owner,
+            reset_stage,
+            note: n,
+        } => {
+            details.insert("old_owner".into(), client.owner.clone());
+            details.insert("new_owner".into(), new_owner.clone());
+            details.insert("reset_stage".into(), reset_stage.to_string());
+            client.owner = new_owner.clone();
+            if *reset_stage {
+                set_stage(client, Stage::New);
+            }
+            stamp_last(&mut client.last_allocated_at, at);
+            note = n.clone();
+        }
+    }
+    if let Some(key) = action.document() {
+        details.insert("document_kind".into(), key.kind.into());
+        details.insert("document_id".into(), key.id);
+    }
+
+    let new = client.stage;
+    let mut alerts = Vec::new();
+    if !old.is_permanent() && matches!(new, Stage::Real | Stage::RealClubOrContract) {
+        stamp_first(&mut client.became_real_at, at);
+        alerts.push(AlertKind::BecameReal);
+    }
+    if old != Stage::Frozen && new == Stage::Frozen {
+        alerts.push(AlertKind::Frozen);
+    }
+    client.version += 1;
+    client.updated_at = ctx.now;
+    Ok(Effect::Changed(Change {
+        cause: action.cause(),
+        old_stage: Some(old),
+        new_stage: new,
+        note,
+        details,
+        alerts,
+    }))
+}
+
+/// Automatic advance: the forward-only rule.
+fn advance(client: &mut Client, floor: Stage) {
+    set_stage(client, client.stage.advance(floor));
+}
+
+/// Moves to `stage`; a client leaving NOT_INTERESTED or FROZEN drops that declaration's
+/// fields (its history keeps them), so a revived client shows no stale pop-up.
+fn set_stage(client: &mut Client, stage: Stage) {
+    if client.stage == Stage::NotInterested && stage != Stage::NotInterested {
+        client.not_interested_reason.clear();
+    }
+    if client.stage == Stage::Frozen && stage != Stage::Frozen {
+        client.frozen_message.clear();
+        client.frozen_reason.clear();
+    }
+    client.stage = stage;
+}
+
+fn summary(client: &mut Client, ctx: &Ctx, kind: &str, note: &str) {
+    add_entry(
+        &mut client.summary,
+        SummaryEntry::new(ctx.at, ctx.actor, kind, note),
+    );
+}

@@ -1,0 +1,591 @@
+//! One test per row of the spec's section 2 tables, on the pure rules.
+use std::collections::BTreeMap;
+
+use chrono::{Duration, TimeZone, Utc};
+
+use super::rules::{apply, create, interested_again, resolve_occurred_at};
+use super::*;
+
+fn t(min: i64) -> Timestamp {
+    Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).unwrap() + Duration::minutes(min)
+}
+
+const SETTINGS: Settings = Settings {
+    extra_properties_mean_deal: false,
+};
+
+fn ctx_at(min: i64) -> Ctx<'static> {
+    Ctx {
+        at: t(min),
+        now: t(1_000),
+        actor: "dana",
+        settings: &SETTINGS,
+    }
+}
+
+fn new_client() -> Client {
+    let new = NewClient {
+        name: ClientName {
+            last_name: "Levi".into(),
+            ..Default::default()
+        },
+        branch: String::new(),
+        owner: "dana".into(),
+        email: String::new(),
+        phone: String::new(),
+        external_lead_id: String::new(),
+        parent_client_id: None,
+        classifications: Classifications::default(),
+        custom_properties: BTreeMap::new(),
+        lead_status: LeadStatus::Hot,
+        record_source: "web".into(),
+    };
+    let (mut c, _) = create(&new, &ctx_at(0));
+    c.client_id = 7;
+    c
+}
+
+fn client_at(stage: Stage) -> Client {
+    let mut c = new_client();
+    c.stage = stage;
+    c
+}
+
+fn run(c: &mut Client, action: Action, min: i64) -> Result<Effect, DomainError> {
+    apply(c, &action, &ctx_at(min), None, None)
+}
+
+fn changed(c: &mut Client, action: Action, min: i64) -> Change {
+    match run(c, action, min) {
+        Ok(Effect::Changed(ch)) => ch,
+        other => panic!("expected a change, got {other:?}"),
+    }
+}
+
+fn call(outcome: CallOutcome, next: Option<i64>) -> Action {
+    Action::ContactAttempt {
+        outcome,
+        note: "spoke".into(),
+        next_call_at: next.map(t),
+        next_call_by: None,
+    }
+}
+
+fn invoice(number: &str) -> Action {
+    Action::RecordInvoice {
+        document_type: AccountingDocument::Invoice,
+        document_number: number.into(),
+        note: String::new(),
+    }
+}
+
+fn paid(id: &str) -> Action {
+    Action::RecordPaidService {
+        service_id: id.into(),
+        note: String::new(),
+    }
+}
+
+#[test]
+fn create_client_is_new_with_no_call_yet() {
+    let c = new_client();
+    assert_eq!(c.stage, Stage::New);
+    assert_eq!(c.last_call_outcome, CallOutcome::NoCallYet);
+    assert_eq!(c.created_at, t(0));
+    assert_eq!(c.created_by, "dana");
+    assert_eq!(c.record_source, "web");
+    assert_eq!(c.lead_status, LeadStatus::Hot);
+    assert_eq!(c.version, 1);
+}
+
+#[test]
+fn contact_attempt_advances_to_follow_up_and_stamps_the_call() {
+    let mut c = new_client();
+    changed(&mut c, call(CallOutcome::NoAnswer, Some(60)), 10);
+    assert_eq!(c.stage, Stage::FollowUp);
+    assert_eq!(c.last_call_at, Some(t(10)));
+    assert_eq!(c.last_call_by, "dana");
+    assert_eq!(c.last_call_outcome, CallOutcome::NoAnswer);
+    assert_eq!(c.next_call_at, Some(t(60)));
+    assert_eq!(c.next_call_by, "dana");
+    assert_eq!(c.last_contact_at, Some(t(10)));
+    assert!(
+        c.recent_events_summary()
+            .contains("Call: no answer | spoke")
+    );
+    assert_eq!(c.version, 2);
+}
+
+#[test]
+fn contact_attempt_without_next_call_clears_it() {
+    let mut c = new_client();
+    changed(&mut c, call(CallOutcome::LeftMessage, Some(60)), 10);
+    changed(&mut c, call(CallOutcome::CallWithContent, None), 61);
+    assert_eq!(c.next_call_at, None);
+    assert_eq!(c.next_call_by, "");
+}
+
+#[test]
+fn next_call_must_be_after_the_attempt() {
+    let mut c = new_client();
+    let err = run(&mut c, call(CallOutcome::ShortCall, Some(10)), 10).unwrap_err();
+    assert!(
+        matches!(err, DomainError::InvalidArgument { ref violations, .. } if violations[0].field == "next_call_at")
+    );
+}
+
+#[test]
+fn a_late_older_call_does_not_move_last_call_back_or_touch_the_next_call() {
+    let mut c = new_client();
+    changed(&mut c, call(CallOutcome::CallWithContent, Some(120)), 30);
+    changed(&mut c, call(CallOutcome::NoAnswer, None), 5);
+    assert_eq!(c.last_call_at, Some(t(30)));
+    assert_eq!(c.last_call_outcome, CallOutcome::CallWithContent);
+    assert_eq!(c.next_call_at, Some(t(120)));
+    assert_eq!(c.last_contact_at, Some(t(30)));
+    // the late entry is still in the summary, below the newer one
+    let s = c.recent_events_summary();
+    assert!(s.find("Call |").unwrap() < s.find("Call: no answer").unwrap());
+}
+
+#[test]
+fn email_advances_without_a_summary_line_but_sms_adds_one() {
+    let mut c = new_client();
+    changed(
+        &mut c,
+        Action::MessageSent {
+            channel: Channel::Email,
+            note: "offer".into(),
+        },
+        1,
+    );
+    assert_eq!(c.stage, Stage::FollowUp);
+    assert_eq!(c.recent_events_summary(), "");
+    assert_eq!(c.last_contact_at, Some(t(1)));
+    changed(
+        &mut c,
+        Action::MessageSent {
+            channel: Channel::Sms,
+            note: "hi".into(),
+        },
+        2,
+    );
+    assert!(c.recent_events_summary().contains("SMS | hi"));
+    assert_eq!(c.last_contact_at, Some(t(2)));
+}
+
+#[test]
+fn schedule_meeting_advances_to_follow_up_and_stamps_nothing() {
+    let mut c = new_client();
+    changed(
+        &mut c,
+        Action::ScheduleMeeting {
+            meeting_at: t(300),
+            note: String::new(),
+        },
+        1,
+    );
+    assert_eq!(c.stage, Stage::FollowUp);
+    assert_eq!(c.last_contact_at, None);
+    assert_eq!(c.first_meeting_at, None);
+}
+
+#[test]
+fn summarize_meeting_stamps_first_once_and_last_latest() {
+    let mut c = new_client();
+    let meeting = || Action::SummarizeMeeting { note: "met".into() };
+    changed(&mut c, meeting(), 50);
+    assert_eq!(c.stage, Stage::FollowUpMeetingOrQuote);
+    changed(&mut c, meeting(), 80);
+    changed(&mut c, meeting(), 20);
+    assert_eq!(c.first_meeting_at, Some(t(20)));
+    assert_eq!(c.last_meeting_at, Some(t(80)));
+    assert_eq!(c.last_contact_at, Some(t(80)));
+    assert!(c.recent_events_summary().contains("Meeting summary | met"));
+}
+
+#[test]
+fn issue_quote_stamps_first_quote_once() {
+    let mut c = new_client();
+    changed(
+        &mut c,
+        Action::IssueQuote {
+            quote_id: "Q1".into(),
+            note: String::new(),
+        },
+        40,
+    );
+    changed(
+        &mut c,
+        Action::IssueQuote {
+            quote_id: "Q2".into(),
+            note: String::new(),
+        },
+        90,
+    );
+    assert_eq!(c.stage, Stage::FollowUpMeetingOrQuote);
+    assert_eq!(c.first_quote_at, Some(t(40)));
+}
+
+#[test]
+fn approve_order_invoice_and_trading_account_make_a_prospect_real() {
+    for action in [
+        Action::ApproveOrder {
+            order_id: "O1".into(),
+            note: String::new(),
+        },
+        invoice("I1"),
+        Action::OpenTradingAccount {
+            trading_account_id: "MT-1".into(),
+            note: String::new(),
+        },
+    ] {
+        let mut c = new_client();
+        let ch = changed(&mut c, action.clone(), 5);
+        assert_eq!(c.stage, Stage::Real, "{action:?}");
+        assert_eq!(c.became_real_at, Some(t(5)));
+        assert_eq!(ch.alerts, vec![AlertKind::BecameReal]);
+    }
+    let mut c = new_client();
+    changed(
+        &mut c,
+        Action::OpenTradingAccount {
+            trading_account_id: "MT-1".into(),
+            note: String::new(),
+        },
+        5,
+    );
+    assert_eq!(c.trading_account_ids, vec!["MT-1".to_string()]);
+}
+
+#[test]
+fn became_real_at_is_written_once_at_the_earliest_time() {
+    let mut c = new_client();
+    changed(&mut c, invoice("I1"), 50);
+    let ch = changed(&mut c, invoice("I2"), 10);
+    assert_eq!(c.became_real_at, Some(t(10)));
+    assert!(ch.alerts.is_empty(), "already real: no second BECAME_REAL");
+}
+
+#[test]
+fn paid_service_makes_real_club_even_from_not_interested() {
+    let mut c = client_at(Stage::NotInterested);
+    changed(&mut c, paid("S1"), 5);
+    assert_eq!(c.stage, Stage::RealClubOrContract);
+    assert_eq!(c.became_real_at, Some(t(5)));
+}
+
+#[test]
+fn not_interested_stays_on_a_call_but_a_first_invoice_makes_it_real() {
+    let mut c = client_at(Stage::NotInterested);
+    changed(&mut c, call(CallOutcome::NoAnswer, None), 1);
+    assert_eq!(c.stage, Stage::NotInterested);
+    changed(&mut c, invoice("I1"), 2);
+    assert_eq!(c.stage, Stage::Real);
+}
+
+#[test]
+fn frozen_stays_frozen_whatever_arrives() {
+    let mut c = client_at(Stage::Frozen);
+    changed(&mut c, paid("S1"), 1);
+    changed(&mut c, invoice("I1"), 2);
+    changed(&mut c, call(CallOutcome::CallWithContent, None), 3);
+    assert_eq!(c.stage, Stage::Frozen);
+}
+
+#[test]
+fn extra_properties_mean_a_deal_only_when_the_setting_is_on() {
+    let props = || Action::RecordExtraProperties {
+        properties: BTreeMap::from([("size".to_string(), "XL".to_string())]),
+    };
+    let mut c = new_client();
+    changed(&mut c, props(), 1);
+    assert_eq!(c.stage, Stage::New);
+    assert_eq!(c.became_real_at, None);
+    assert_eq!(
+        c.custom_properties.get("size").map(String::as_str),
+        Some("XL")
+    );
+
+    let on = Settings {
+        extra_properties_mean_deal: true,
+    };
+    let mut c = new_client();
+    let ctx = Ctx {
+        settings: &on,
+        ..ctx_at(3)
+    };
+    apply(&mut c, &props(), &ctx, None, None).unwrap();
+    assert_eq!(c.stage, Stage::Real);
+    assert_eq!(c.became_real_at, Some(t(3)));
+}
+
+#[test]
+fn declare_not_interested_only_below_real() {
+    for stage in Stage::ALL {
+        let mut c = client_at(stage);
+        let r = run(
+            &mut c,
+            Action::DeclareNotInterested {
+                note: "no budget".into(),
+                reason: "PRICE".into(),
+            },
+            1,
+        );
+        if stage < Stage::Real {
+            assert!(r.is_ok(), "{stage:?}");
+            assert_eq!(c.stage, Stage::NotInterested);
+            assert_eq!(c.not_interested_reason, "PRICE");
+            assert!(c.recent_events_summary().contains("no budget"));
+        } else {
+            assert!(
+                matches!(
+                    r,
+                    Err(DomainError::FailedPrecondition {
+                        reason: "NOT_INTERESTED_ONLY_BELOW_REAL",
+                        ..
+                    })
+                ),
+                "{stage:?}"
+            );
+            assert_eq!(c.stage, stage);
+        }
+    }
+}
+
+#[test]
+fn declare_frozen_only_from_real() {
+    for stage in Stage::ALL {
+        let mut c = client_at(stage);
+        let r = run(
+            &mut c,
+            Action::DeclareFrozen {
+                frozen_message: "call legal".into(),
+                note: "stopped".into(),
+                reason: String::new(),
+            },
+            1,
+        );
+        if matches!(stage, Stage::Real | Stage::RealClubOrContract) {
+            assert_eq!(
+                r.unwrap(),
+                Effect::Changed(Change {
+                    cause: "DeclareFrozen",
+                    old_stage: Some(stage),
+                    new_stage: Stage::Frozen,
+                    note: "stopped".into(),
+                    details: BTreeMap::from([(
+                        "frozen_message".to_string(),
+                        "call legal".to_string()
+                    )]),
+                    alerts: vec![AlertKind::Frozen],
+                })
+            );
+            assert_eq!(c.frozen_message, "call legal");
+        } else {
+            assert!(
+                matches!(
+                    r,
+                    Err(DomainError::FailedPrecondition {
+                        reason: "FROZEN_ONLY_FROM_REAL",
+                        ..
+                    })
+                ),
+                "{stage:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn declare_fictitious_only_from_new_and_restore_brings_it_back() {
+    for stage in Stage::ALL {
+        let mut c = client_at(stage);
+        let r = run(
+            &mut c,
+            Action::DeclareFictitious {
+                note: "n".into(),
+                fictitious_reason: "test data".into(),
+            },
+            1,
+        );
+        assert_eq!(r.is_ok(), stage == Stage::New, "{stage:?}");
+    }
+    let mut c = new_client();
+    changed(
+        &mut c,
+        Action::DeclareFictitious {
+            note: "n".into(),
+            fictitious_reason: "test".into(),
+        },
+        1,
+    );
+    assert_eq!(c.deleted_at, Some(t(1)));
+    assert_eq!(c.deleted_by, "dana");
+    let err = run(&mut c, call(CallOutcome::NoAnswer, None), 2).unwrap_err();
+    assert!(matches!(
+        err,
+        DomainError::FailedPrecondition {
+            reason: "CLIENT_DELETED",
+            ..
+        }
+    ));
+    changed(
+        &mut c,
+        Action::Restore {
+            note: String::new(),
+        },
+        3,
+    );
+    assert_eq!(c.deleted_at, None);
+    assert_eq!(c.stage, Stage::New, "restored with the stage it had");
+    let err = run(
+        &mut c,
+        Action::Restore {
+            note: String::new(),
+        },
+        4,
+    )
+    .unwrap_err();
+    assert!(matches!(
+        err,
+        DomainError::FailedPrecondition {
+            reason: "CLIENT_NOT_DELETED",
+            ..
+        }
+    ));
+}
+
+#[test]
+fn set_status_moves_anywhere_including_down() {
+    let mut c = client_at(Stage::Frozen);
+    let ch = changed(
+        &mut c,
+        Action::SetStatus {
+            stage: Stage::FollowUp,
+            reason: "data fix".into(),
+        },
+        1,
+    );
+    assert_eq!(c.stage, Stage::FollowUp);
+    assert_eq!(ch.note, "data fix");
+    changed(
+        &mut c,
+        Action::SetStatus {
+            stage: Stage::Real,
+            reason: "manual".into(),
+        },
+        2,
+    );
+    assert_eq!(c.became_real_at, Some(t(2)));
+}
+
+#[test]
+fn reassign_resets_to_new_unless_told_not_to_and_stamps_allocation() {
+    let mut c = client_at(Stage::FollowUpMeetingOrQuote);
+    changed(
+        &mut c,
+        Action::Reassign {
+            new_owner: "avi".into(),
+            reset_stage: true,
+            note: String::new(),
+        },
+        5,
+    );
+    assert_eq!((c.owner.as_str(), c.stage), ("avi", Stage::New));
+    assert_eq!(c.last_allocated_at, Some(t(5)));
+    let mut c = client_at(Stage::FollowUpMeetingOrQuote);
+    changed(
+        &mut c,
+        Action::Reassign {
+            new_owner: "avi".into(),
+            reset_stage: false,
+            note: String::new(),
+        },
+        5,
+    );
+    assert_eq!(c.stage, Stage::FollowUpMeetingOrQuote);
+}
+
+#[test]
+fn a_document_recorded_twice_changes_nothing_and_another_clients_document_is_refused() {
+    let mut c = new_client();
+    let before = c.clone();
+    assert_eq!(
+        apply(&mut c, &invoice("I1"), &ctx_at(1), None, Some(7)).unwrap(),
+        Effect::AlreadyRecorded
+    );
+    assert_eq!(c, before);
+    let err = apply(&mut c, &invoice("I1"), &ctx_at(1), None, Some(8)).unwrap_err();
+    assert!(matches!(
+        err,
+        DomainError::DocumentOwnedByOther { owner: 8, .. }
+    ));
+}
+
+#[test]
+fn expected_version_mismatch_is_refused() {
+    let mut c = new_client();
+    let err = apply(
+        &mut c,
+        &call(CallOutcome::NoAnswer, None),
+        &ctx_at(1),
+        Some(5),
+        None,
+    )
+    .unwrap_err();
+    assert_eq!(
+        err,
+        DomainError::VersionMismatch {
+            client_id: 7,
+            expected: 5,
+            actual: 1
+        }
+    );
+    assert!(
+        apply(
+            &mut c,
+            &call(CallOutcome::NoAnswer, None),
+            &ctx_at(1),
+            Some(1),
+            None
+        )
+        .is_ok()
+    );
+}
+
+#[test]
+fn interested_again_marks_the_lead_and_raises_the_alert() {
+    let mut c = client_at(Stage::FollowUp);
+    let ch = interested_again(&mut c, "email", &ctx_at(1));
+    assert_eq!(c.lead_status, LeadStatus::InterestedAgain);
+    assert_eq!(c.stage, Stage::FollowUp);
+    assert_eq!(ch.alerts, vec![AlertKind::InterestedAgain]);
+    assert_eq!(c.version, 2);
+}
+
+#[test]
+fn occurred_at_defaults_to_now_and_may_not_be_in_the_future() {
+    assert_eq!(resolve_occurred_at(None, t(0)).unwrap(), t(0));
+    assert_eq!(resolve_occurred_at(Some(t(-60)), t(0)).unwrap(), t(-60));
+    assert!(
+        resolve_occurred_at(Some(t(4)), t(0)).is_ok(),
+        "clock skew allowed"
+    );
+    assert!(resolve_occurred_at(Some(t(10)), t(0)).is_err());
+}
+
+#[test]
+fn leaving_not_interested_clears_its_reason() {
+    let mut c = new_client();
+    changed(
+        &mut c,
+        Action::DeclareNotInterested {
+            note: "n".into(),
+            reason: "PRICE".into(),
+        },
+        1,
+    );
+    changed(&mut c, invoice("I9"), 2);
+    assert_eq!(c.not_interested_reason, "");
+}

@@ -1,0 +1,182 @@
+//! Domain <-> proto conversions for records and enums.
+use chrono::DateTime;
+
+use crate::domain::{CallOutcome, Client, LeadStatus, Stage, Timestamp};
+use crate::proto as pb;
+use crate::store::HistoryRecord;
+
+pub fn timestamp(t: Timestamp) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: t.timestamp(),
+        nanos: t.timestamp_subsec_nanos() as i32,
+    }
+}
+
+fn opt_timestamp(t: Option<Timestamp>) -> Option<prost_types::Timestamp> {
+    t.map(timestamp)
+}
+
+pub fn stage_to_proto(s: Stage) -> pb::ClientStage {
+    match s {
+        Stage::New => pb::ClientStage::New,
+        Stage::FollowUp => pb::ClientStage::FollowUp,
+        Stage::FollowUpMeetingOrQuote => pb::ClientStage::FollowUpMeetingOrQuote,
+        Stage::NotInterested => pb::ClientStage::NotInterested,
+        Stage::Real => pb::ClientStage::Real,
+        Stage::RealClubOrContract => pb::ClientStage::RealClubOrContract,
+        Stage::Frozen => pb::ClientStage::Frozen,
+    }
+}
+
+/// `None` for UNSPECIFIED.
+pub fn stage_from_proto(s: pb::ClientStage) -> Option<Stage> {
+    Stage::from_rank(s as i64 - 1)
+}
+
+pub fn lead_status_to_proto(s: LeadStatus) -> pb::LeadStatus {
+    match s {
+        LeadStatus::Regular => pb::LeadStatus::Regular,
+        LeadStatus::RecentlyCreated => pb::LeadStatus::RecentlyCreated,
+        LeadStatus::Hot => pb::LeadStatus::Hot,
+        LeadStatus::InterestedAgain => pb::LeadStatus::InterestedAgain,
+    }
+}
+
+pub fn lead_status_from_proto(s: pb::LeadStatus) -> Option<LeadStatus> {
+    match s {
+        pb::LeadStatus::Unspecified => None,
+        pb::LeadStatus::Regular => Some(LeadStatus::Regular),
+        pb::LeadStatus::RecentlyCreated => Some(LeadStatus::RecentlyCreated),
+        pb::LeadStatus::Hot => Some(LeadStatus::Hot),
+        pb::LeadStatus::InterestedAgain => Some(LeadStatus::InterestedAgain),
+    }
+}
+
+pub fn outcome_to_proto(o: CallOutcome) -> pb::CallOutcome {
+    match o {
+        CallOutcome::NoCallYet => pb::CallOutcome::NoCallYet,
+        CallOutcome::NoAnswer => pb::CallOutcome::NoAnswer,
+        CallOutcome::LeftMessage => pb::CallOutcome::LeftMessage,
+        CallOutcome::ShortCall => pb::CallOutcome::ShortCall,
+        CallOutcome::CallWithContent => pb::CallOutcome::CallWithContent,
+    }
+}
+
+/// The four outcomes a caller may report (not UNSPECIFIED, not NO_CALL_YET).
+pub fn outcome_from_proto(o: pb::CallOutcome) -> Option<CallOutcome> {
+    match o {
+        pb::CallOutcome::NoAnswer => Some(CallOutcome::NoAnswer),
+        pb::CallOutcome::LeftMessage => Some(CallOutcome::LeftMessage),
+        pb::CallOutcome::ShortCall => Some(CallOutcome::ShortCall),
+        pb::CallOutcome::CallWithContent => Some(CallOutcome::CallWithContent),
+        pb::CallOutcome::Unspecified | pb::CallOutcome::NoCallYet => None,
+    }
+}
+
+pub fn client_to_proto(c: Client) -> pb::Client {
+    pb::Client {
+        client_id: c.client_id,
+        recent_events_summary: c.recent_events_summary(),
+        name: Some(pb::ClientName {
+            last_name: c.name.last_name,
+            first_name: c.name.first_name,
+            middle_name: c.name.middle_name,
+        }),
+        branch: c.branch,
+        owner: c.owner,
+        email: c.email,
+        phone: c.phone,
+        external_lead_id: c.external_lead_id,
+        parent_client_id: c.parent_client_id.unwrap_or(0),
+        child_client_ids: c.child_client_ids,
+        classifications: Some(pb::Classifications {
+            customer_type: c.classifications.customer_type,
+            industry: c.classifications.industry,
+            headcount_class: c.classifications.headcount_class,
+        }),
+        custom_properties: c.custom_properties,
+        stage: stage_to_proto(c.stage) as i32,
+        permanent: c.stage.is_permanent(),
+        lead_status: lead_status_to_proto(c.lead_status) as i32,
+        record_source: c.record_source,
+        created_at: Some(timestamp(c.created_at)),
+        created_by: c.created_by,
+        last_call_at: opt_timestamp(c.last_call_at),
+        last_call_by: c.last_call_by,
+        last_call_outcome: outcome_to_proto(c.last_call_outcome) as i32,
+        next_call_at: opt_timestamp(c.next_call_at),
+        next_call_by: c.next_call_by,
+        last_contact_at: opt_timestamp(c.last_contact_at),
+        first_meeting_at: opt_timestamp(c.first_meeting_at),
+        last_meeting_at: opt_timestamp(c.last_meeting_at),
+        first_quote_at: opt_timestamp(c.first_quote_at),
+        became_real_at: opt_timestamp(c.became_real_at),
+        last_allocated_at: opt_timestamp(c.last_allocated_at),
+        not_interested_reason: c.not_interested_reason,
+        frozen_message: c.frozen_message,
+        frozen_reason: c.frozen_reason,
+        deleted_at: opt_timestamp(c.deleted_at),
+        deleted_by: c.deleted_by,
+        fictitious_reason: c.fictitious_reason,
+        trading_account_ids: c.trading_account_ids,
+        version: c.version,
+        updated_at: Some(timestamp(c.updated_at)),
+    }
+}
+
+pub fn history_to_proto(h: HistoryRecord) -> pb::HistoryEntry {
+    pb::HistoryEntry {
+        entry_id: h.entry_id,
+        client_id: h.client_id,
+        version: h.version,
+        cause: h.cause,
+        actor: h.actor,
+        principal: h.principal,
+        occurred_at: Some(timestamp(h.occurred_at)),
+        recorded_at: Some(timestamp(h.recorded_at)),
+        old_stage: h
+            .old_stage
+            .map_or(pb::ClientStage::Unspecified, stage_to_proto) as i32,
+        new_stage: stage_to_proto(h.new_stage) as i32,
+        note: h.note,
+        details: h.details,
+        request_id: h.request_id,
+    }
+}
+
+/// Page tokens are opaque to callers: hex of "v1|<filter digest>|<position>". The digest ties a
+/// token to the query it came from, so a token reused with other filters is refused.
+pub fn encode_page_token(filter_digest: &str, position: &str) -> String {
+    format!("v1|{filter_digest}|{position}")
+        .bytes()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The position inside `token`, if it is well formed and belongs to `filter_digest`.
+pub fn decode_page_token(token: &str, filter_digest: &str) -> Option<String> {
+    if !token.len().is_multiple_of(2) || token.len() > 512 {
+        return None;
+    }
+    let bytes: Option<Vec<u8>> = (0..token.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(token.get(i..i + 2)?, 16).ok())
+        .collect();
+    let text = String::from_utf8(bytes?).ok()?;
+    let rest = text.strip_prefix("v1|")?;
+    let (digest, position) = rest.split_once('|')?;
+    (digest == filter_digest).then(|| position.to_string())
+}
+
+/// A history position "micros:entry_id".
+pub fn history_position(at: Timestamp, entry_id: i64) -> String {
+    format!("{}:{entry_id}", at.timestamp_micros())
+}
+
+pub fn parse_history_position(p: &str) -> Option<(Timestamp, i64)> {
+    let (at, id) = p.split_once(':')?;
+    Some((
+        DateTime::from_timestamp_micros(at.parse().ok()?)?,
+        id.parse().ok()?,
+    ))
+}

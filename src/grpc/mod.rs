@@ -1,0 +1,10 @@
+//! The gRPC edge: handlers, request validation, proto <-> domain conversion, error mapping and
+//! the caller's identity.
+pub mod auth;
+pub mod convert;
+pub mod requests;
+pub mod service;
+pub mod status;
+pub mod validate;
+
+pub use service::ClientStatusApi;

@@ -1,0 +1,21 @@
+//! clientstatus: owns each CRM client's lifecycle stage and the record of every sales effort
+//! behind it. Reading guide:
+//! - `domain`: the pure rules (stages, forward-only advance, stamps, summary, lead matching).
+//! - `store`: persistence behind one trait; `engine` runs a request, `sqlite` persists it.
+//! - `grpc`: handlers, validation, conversions, error mapping, the caller's identity.
+//! - `startup`: wiring and `run(config, listener, shutdown)`; `config`: flags and variables.
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod grpc;
+pub mod startup;
+pub mod store;
+
+/// Code generated from `proto/crm/clientstatus/v1/`.
+pub mod proto {
+    tonic::include_proto!("crm.clientstatus.v1");
+
+    /// For server reflection.
+    pub const FILE_DESCRIPTOR_SET: &[u8] =
+        tonic::include_file_descriptor_set!("clientstatus_descriptor");
+}

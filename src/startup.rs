@@ -1,0 +1,82 @@
+//! Wires the store, the gRPC services, health and reflection, and serves until `shutdown`.
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::Server;
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::grpc::ClientStatusApi;
+use crate::proto::client_status_service_server::ClientStatusServiceServer;
+use crate::store::Store;
+use crate::store::sqlite::SqliteStore;
+
+pub type StartError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Opens the database named by `config` (running migrations), then serves gRPC on `listener`
+/// until `shutdown` completes: new connections stop, in-flight calls finish, the pool closes.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    run_with_clock(config, listener, shutdown, Arc::new(SystemClock)).await
+}
+
+/// `run` with an injected clock (tests move time with it).
+pub async fn run_with_clock(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    clock: Arc<dyn Clock>,
+) -> Result<(), StartError> {
+    let url = config.database_url.as_str();
+    if url.starts_with("sqlite:") {
+        let store = Arc::new(SqliteStore::connect(url, clock, config.settings()).await?);
+        tracing::info!(database = %config.database_for_logs(), "database ready");
+        let served = serve(store.clone(), listener, shutdown).await;
+        store.close().await;
+        served
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        Err("the Postgres backend is not built yet; use a sqlite: URL".into())
+    } else {
+        Err(format!(
+            "unsupported database URL {:?}: use sqlite:PATH",
+            config.database_for_logs()
+        )
+        .into())
+    }
+}
+
+async fn serve<S: Store>(
+    store: Arc<S>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health
+        .set_serving::<ClientStatusServiceServer<ClientStatusApi<S>>>()
+        .await;
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
+
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, "clientstatus listening");
+    Server::builder()
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(ClientStatusServiceServer::new(ClientStatusApi::new(store)))
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .await?;
+    tracing::info!("clientstatus stopped");
+    Ok(())
+}

@@ -11,6 +11,7 @@ use crate::config::Config;
 use crate::grpc::ClientStatusApi;
 use crate::proto::client_status_service_server::ClientStatusServiceServer;
 use crate::store::Store;
+use crate::store::postgres::PgStore;
 use crate::store::sqlite::SqliteStore;
 
 pub type StartError = Box<dyn std::error::Error + Send + Sync>;
@@ -40,10 +41,14 @@ pub async fn run_with_clock(
         store.close().await;
         served
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        Err("the Postgres backend is not built yet; use a sqlite: URL".into())
+        let store = Arc::new(PgStore::connect(url, clock, config.settings()).await?);
+        tracing::info!(database = %config.database_for_logs(), "database ready");
+        let served = serve(store.clone(), listener, shutdown).await;
+        store.close().await;
+        served
     } else {
         Err(format!(
-            "unsupported database URL {:?}: use sqlite:PATH",
+            "unsupported database URL {:?}: use sqlite:PATH or postgres://…",
             config.database_for_logs()
         )
         .into())

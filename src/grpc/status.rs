@@ -24,6 +24,14 @@ impl From<StoreError> for Status {
                     info("DATABASE_UNAVAILABLE", []),
                 )
             }
+            StoreError::Conflict(cause) => {
+                tracing::warn!(%cause, "retries exhausted on a concurrent change");
+                status(
+                    Code::Aborted,
+                    "the client changed concurrently; retry with the same request_id",
+                    info("CONCURRENT_CHANGE", []),
+                )
+            }
             StoreError::Internal(cause) => {
                 tracing::error!(%cause, "internal error");
                 status(Code::Internal, "internal error", info("INTERNAL", []))

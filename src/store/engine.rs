@@ -28,6 +28,9 @@ pub trait WriteTx: Send {
         outcome_json: &str,
         now: Timestamp,
     ) -> impl Future<Output = Result<()>> + Send;
+    /// Locks the rows of `client_ids` (given in ascending order, so concurrent requests
+    /// naming the same clients cannot deadlock) until the transaction ends.
+    fn lock_clients(&mut self, client_ids: &[i64]) -> impl Future<Output = Result<()>> + Send;
     /// The client row as stored, with `child_client_ids` filled.
     fn load_client(
         &mut self,
@@ -136,6 +139,9 @@ pub async fn execute<T: WriteTx>(
             let document = action.document();
             let mut clients = Vec::with_capacity(client_ids.len());
             let mut already_recorded = false;
+            let mut sorted = client_ids.clone();
+            sorted.sort_unstable();
+            tx.lock_clients(&sorted).await?;
             for &client_id in client_ids {
                 let mut client = tx
                     .load_client(client_id)

@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 use crate::domain::{Client, DomainError, LeadStatus, Request, Stage, Timestamp};
 
 pub mod engine;
+pub mod postgres;
+mod rows;
 pub mod sqlite;
 
 /// A request with the fingerprint that tells a retry from a different request under the same
@@ -76,6 +78,10 @@ pub enum StoreError {
     /// The database cannot be reached or is overloaded; the caller may retry.
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// Concurrent transactions collided (serialization failure, deadlock); the backend retries,
+    /// and reports it only when retries are exhausted.
+    #[error("concurrent change: {0}")]
+    Conflict(String),
     /// A fault of ours or of the data; logged, never caused by a caller.
     #[error("internal store error: {0}")]
     Internal(String),

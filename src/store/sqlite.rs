@@ -5,18 +5,16 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::DateTime;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
 
 use crate::clock::Clock;
 use crate::domain::lead::LeadKeys;
 use crate::domain::rules::{AlertKind, Settings};
-use crate::domain::{Client, DocumentKey, DomainError, Stage, Timestamp};
+use crate::domain::{Client, DocumentKey, DomainError, Timestamp};
 
 use super::engine::{self, StoredRequest, WriteTx};
+use super::rows::{ClientColumns, ClientRow, HistoryRow, details_json, stage_filter};
 use super::{
     ClientFilter, HistoryKey, HistoryRecord, Mutation, Outcome, Page, Result, Store, StoreError,
 };
@@ -32,7 +30,7 @@ impl SqliteStore {
     /// Opens (creating if missing) the database at `url` and runs the migrations.
     pub async fn connect(url: &str, clock: Arc<dyn Clock>, settings: Settings) -> Result<Self> {
         let options = SqliteConnectOptions::from_str(url)
-            .map_err(|e| StoreError::Internal(format!("bad SQLite URL {url:?}: {e}")))?
+            .map_err(|e| StoreError::Internal(format!("bad SQLite URL: {e}")))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
@@ -66,10 +64,13 @@ impl SqliteStore {
     }
 }
 
-/// The columns every client query selects: the record and its children.
+/// Selects a `ClientRow` from `clients c`.
 const CLIENT_COLUMNS: &str = "c.client_id, c.body, \
      (SELECT group_concat(k.client_id) FROM clients k WHERE k.parent_client_id = c.client_id) \
      AS children";
+
+const HISTORY_COLUMNS: &str = "entry_id, client_id, version, cause, actor, principal, \
+     request_id, occurred_at, recorded_at, old_stage, new_stage, note, details";
 
 impl Store for SqliteStore {
     async fn execute(&self, mutation: Mutation) -> Result<Outcome> {
@@ -83,15 +84,13 @@ impl Store for SqliteStore {
 
     async fn get_client(&self, client_id: i64) -> Result<Client> {
         let sql = format!("SELECT {CLIENT_COLUMNS} FROM clients c WHERE c.client_id = ?");
-        let row = sqlx::query(&sql)
+        let row: Option<ClientRow> = sqlx::query_as(&sql)
             .bind(client_id)
             .fetch_optional(&self.reader)
             .await
             .map_err(db_error)?;
-        match row {
-            Some(row) => client_from_row(&row),
-            None => Err(DomainError::ClientNotFound { client_id }.into()),
-        }
+        row.ok_or(DomainError::ClientNotFound { client_id })?
+            .try_into()
     }
 
     async fn list_clients(&self, filter: &ClientFilter, page: Page<i64>) -> Result<Vec<Client>> {
@@ -102,25 +101,13 @@ impl Store for SqliteStore {
         if !filter.include_deleted {
             q.push(" AND c.deleted_at IS NULL");
         }
-        let mut stages: Vec<Stage> = filter.stages.clone();
-        if let Some(permanent) = filter.permanent {
-            let kind: Vec<Stage> = Stage::ALL
-                .into_iter()
-                .filter(|s| s.is_permanent() == permanent)
-                .collect();
-            stages = if stages.is_empty() {
-                kind
-            } else {
-                stages.into_iter().filter(|s| kind.contains(s)).collect()
-            };
+        if let Some(stages) = stage_filter(&filter.stages, filter.permanent) {
             if stages.is_empty() {
                 return Ok(Vec::new());
             }
-        }
-        if !stages.is_empty() {
             q.push(" AND c.stage IN (");
             let mut list = q.separated(", ");
-            for s in &stages {
+            for s in stages {
                 list.push_bind(s.rank());
             }
             q.push(")");
@@ -144,8 +131,12 @@ impl Store for SqliteStore {
                 .push_bind(before.timestamp_micros());
         }
         q.push(" ORDER BY c.client_id LIMIT ").push_bind(page.limit);
-        let rows = q.build().fetch_all(&self.reader).await.map_err(db_error)?;
-        rows.iter().map(client_from_row).collect()
+        let rows: Vec<ClientRow> = q
+            .build_query_as()
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_error)?;
+        rows.into_iter().map(Client::try_from).collect()
     }
 
     async fn history(&self, client_id: i64, page: Page<HistoryKey>) -> Result<Vec<HistoryRecord>> {
@@ -160,12 +151,11 @@ impl Store for SqliteStore {
         let (after_at, after_id) = page
             .after
             .map_or((i64::MIN, i64::MIN), |(at, id)| (at.timestamp_micros(), id));
-        let rows = sqlx::query(
-            "SELECT entry_id, client_id, version, cause, actor, principal, request_id, \
-                    occurred_at, recorded_at, old_stage, new_stage, note, details \
-             FROM history WHERE client_id = ? AND (occurred_at, entry_id) > (?, ?) \
-             ORDER BY occurred_at, entry_id LIMIT ?",
-        )
+        let rows: Vec<HistoryRow> = sqlx::query_as(&format!(
+            "SELECT {HISTORY_COLUMNS} FROM history \
+             WHERE client_id = ? AND (occurred_at, entry_id) > (?, ?) \
+             ORDER BY occurred_at, entry_id LIMIT ?"
+        ))
         .bind(client_id)
         .bind(after_at)
         .bind(after_id)
@@ -173,7 +163,7 @@ impl Store for SqliteStore {
         .fetch_all(&self.reader)
         .await
         .map_err(db_error)?;
-        rows.iter().map(history_from_row).collect()
+        rows.into_iter().map(HistoryRecord::try_from).collect()
     }
 }
 
@@ -203,7 +193,8 @@ impl WriteTx for SqliteTx {
         now: Timestamp,
     ) -> Result<()> {
         sqlx::query(
-            "INSERT INTO requests (request_id, fingerprint, outcome, created_at) VALUES (?, ?, ?, ?)",
+            "INSERT INTO requests (request_id, fingerprint, outcome, created_at) \
+             VALUES (?, ?, ?, ?)",
         )
         .bind(request_id)
         .bind(fingerprint)
@@ -215,40 +206,44 @@ impl WriteTx for SqliteTx {
         Ok(())
     }
 
+    async fn lock_clients(&mut self, _client_ids: &[i64]) -> Result<()> {
+        // The single writer connection already serialises every write transaction.
+        Ok(())
+    }
+
     async fn load_client(&mut self, client_id: i64) -> Result<Option<Client>> {
         let sql = format!("SELECT {CLIENT_COLUMNS} FROM clients c WHERE c.client_id = ?");
-        let row = sqlx::query(&sql)
+        let row: Option<ClientRow> = sqlx::query_as(&sql)
             .bind(client_id)
             .fetch_optional(&mut *self.0)
             .await
             .map_err(db_error)?;
-        row.as_ref().map(client_from_row).transpose()
+        row.map(Client::try_from).transpose()
     }
 
     async fn find_lead(&mut self, keys: &LeadKeys) -> Result<Option<(Client, &'static str)>> {
         let candidates = [
-            ("external_lead_id", &keys.external_lead_id),
-            ("email", &keys.email),
-            ("phone", &keys.phone),
+            (
+                "external_lead_id",
+                "external_lead_id",
+                &keys.external_lead_id,
+            ),
+            ("email", "email_key", &keys.email),
+            ("phone", "phone_key", &keys.phone),
         ];
-        for (matched_on, key) in candidates {
+        for (matched_on, column, key) in candidates {
             let Some(key) = key else { continue };
-            let column = match matched_on {
-                "external_lead_id" => "external_lead_id",
-                "email" => "email_key",
-                _ => "phone_key",
-            };
             let sql = format!(
                 "SELECT {CLIENT_COLUMNS} FROM clients c \
                  WHERE c.{column} = ? AND c.deleted_at IS NULL ORDER BY c.client_id LIMIT 1"
             );
-            let row = sqlx::query(&sql)
+            let row: Option<ClientRow> = sqlx::query_as(&sql)
                 .bind(key)
                 .fetch_optional(&mut *self.0)
                 .await
                 .map_err(db_error)?;
             if let Some(row) = row {
-                return Ok(Some((client_from_row(&row)?, matched_on)));
+                return Ok(Some((row.try_into()?, matched_on)));
             }
         }
         Ok(None)
@@ -272,8 +267,8 @@ impl WriteTx for SqliteTx {
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING client_id",
         )
         .bind(client.version)
-        .bind(client.stage.rank())
-        .bind(client.lead_status.name())
+        .bind(c.stage)
+        .bind(c.lead_status)
         .bind(&client.owner)
         .bind(&client.branch)
         .bind(c.external_lead_id)
@@ -282,8 +277,8 @@ impl WriteTx for SqliteTx {
         .bind(client.parent_client_id)
         .bind(c.next_call_at)
         .bind(c.deleted_at)
-        .bind(client.created_at.timestamp_micros())
-        .bind(client.updated_at.timestamp_micros())
+        .bind(c.created_at)
+        .bind(c.updated_at)
         .bind(c.body)
         .fetch_one(&mut *self.0)
         .await
@@ -299,8 +294,8 @@ impl WriteTx for SqliteTx {
              WHERE client_id = ? AND version = ?",
         )
         .bind(client.version)
-        .bind(client.stage.rank())
-        .bind(client.lead_status.name())
+        .bind(c.stage)
+        .bind(c.lead_status)
         .bind(&client.owner)
         .bind(&client.branch)
         .bind(c.external_lead_id)
@@ -309,7 +304,7 @@ impl WriteTx for SqliteTx {
         .bind(client.parent_client_id)
         .bind(c.next_call_at)
         .bind(c.deleted_at)
-        .bind(client.updated_at.timestamp_micros())
+        .bind(c.updated_at)
         .bind(c.body)
         .bind(client.client_id)
         .bind(previous_version)
@@ -317,8 +312,8 @@ impl WriteTx for SqliteTx {
         .await
         .map_err(db_error)?;
         if done.rows_affected() != 1 {
-            return Err(StoreError::Internal(format!(
-                "client {} changed under a write at version {previous_version}",
+            return Err(StoreError::Conflict(format!(
+                "client {} is no longer at version {previous_version}",
                 client.client_id
             )));
         }
@@ -345,8 +340,6 @@ impl WriteTx for SqliteTx {
     }
 
     async fn insert_history(&mut self, e: &HistoryRecord) -> Result<()> {
-        let details = serde_json::to_string(&e.details)
-            .map_err(|err| StoreError::Internal(format!("history details: {err}")))?;
         sqlx::query(
             "INSERT INTO history (client_id, version, cause, actor, principal, request_id, \
                 occurred_at, recorded_at, old_stage, new_stage, note, details) \
@@ -360,10 +353,10 @@ impl WriteTx for SqliteTx {
         .bind(&e.request_id)
         .bind(e.occurred_at.timestamp_micros())
         .bind(e.recorded_at.timestamp_micros())
-        .bind(e.old_stage.map(Stage::rank))
+        .bind(e.old_stage.map(|s| s.rank()))
         .bind(e.new_stage.rank())
         .bind(&e.note)
-        .bind(details)
+        .bind(details_json(&e.details)?)
         .execute(&mut *self.0)
         .await
         .map_err(db_error)?;
@@ -389,76 +382,6 @@ impl WriteTx for SqliteTx {
         .map_err(db_error)?;
         Ok(())
     }
-}
-
-/// The indexed copies of a client's fields, and its body.
-struct ClientColumns {
-    external_lead_id: Option<String>,
-    email_key: Option<String>,
-    phone_key: Option<String>,
-    next_call_at: Option<i64>,
-    deleted_at: Option<i64>,
-    body: String,
-}
-
-impl ClientColumns {
-    fn of(client: &Client) -> Result<Self> {
-        let id = client.external_lead_id.trim();
-        Ok(ClientColumns {
-            external_lead_id: (!id.is_empty()).then(|| id.to_string()),
-            email_key: client.email_key(),
-            phone_key: client.phone_key(),
-            next_call_at: client.next_call_at.map(|t| t.timestamp_micros()),
-            deleted_at: client.deleted_at.map(|t| t.timestamp_micros()),
-            body: serde_json::to_string(client)
-                .map_err(|e| StoreError::Internal(format!("client not serialisable: {e}")))?,
-        })
-    }
-}
-
-fn client_from_row(row: &SqliteRow) -> Result<Client> {
-    let client_id: i64 = row.try_get("client_id").map_err(db_error)?;
-    let body: String = row.try_get("body").map_err(db_error)?;
-    let children: Option<String> = row.try_get("children").map_err(db_error)?;
-    let mut client: Client = serde_json::from_str(&body)
-        .map_err(|e| StoreError::Internal(format!("client {client_id} unreadable: {e}")))?;
-    client.client_id = client_id;
-    client.child_client_ids = children
-        .unwrap_or_default()
-        .split(',')
-        .filter_map(|s| s.parse().ok())
-        .collect();
-    client.child_client_ids.sort_unstable();
-    Ok(client)
-}
-
-fn history_from_row(row: &SqliteRow) -> Result<HistoryRecord> {
-    let get_i64 = |name: &str| -> Result<i64> { row.try_get(name).map_err(db_error) };
-    let get_str = |name: &str| -> Result<String> { row.try_get(name).map_err(db_error) };
-    let stage = |rank: i64| {
-        Stage::from_rank(rank).ok_or_else(|| StoreError::Internal(format!("bad stage {rank}")))
-    };
-    let old_stage: Option<i64> = row.try_get("old_stage").map_err(db_error)?;
-    Ok(HistoryRecord {
-        entry_id: get_i64("entry_id")?,
-        client_id: get_i64("client_id")?,
-        version: get_i64("version")?,
-        cause: get_str("cause")?,
-        actor: get_str("actor")?,
-        principal: get_str("principal")?,
-        request_id: get_str("request_id")?,
-        occurred_at: micros(get_i64("occurred_at")?)?,
-        recorded_at: micros(get_i64("recorded_at")?)?,
-        old_stage: old_stage.map(stage).transpose()?,
-        new_stage: stage(get_i64("new_stage")?)?,
-        note: get_str("note")?,
-        details: serde_json::from_str(&get_str("details")?)
-            .map_err(|e| StoreError::Internal(format!("history details unreadable: {e}")))?,
-    })
-}
-
-fn micros(v: i64) -> Result<Timestamp> {
-    DateTime::from_timestamp_micros(v).ok_or_else(|| StoreError::Internal(format!("bad time {v}")))
 }
 
 /// Database faults the caller can retry become `Unavailable`; the rest are ours.

@@ -58,10 +58,9 @@ fn free_port() -> u16 {
 
 #[tokio::test]
 async fn a_server_killed_with_sigkill_keeps_every_acknowledged_write() {
-    let dir = tempfile::tempdir().expect("dir");
-    let db = sqlite_url(dir.path().join("kill.db"));
+    let db = TestDb::new().await;
     let port = free_port();
-    let mut server = launch(&db, port);
+    let mut server = launch(&db.url, port);
     let url = format!("http://127.0.0.1:{port}");
     let api = ClientStatusServiceClient::new(connect(&url).await);
 
@@ -111,7 +110,7 @@ async fn a_server_killed_with_sigkill_keeps_every_acknowledged_write() {
     server.0.kill().expect("kill -9");
     server.0.wait().expect("reaped");
 
-    let _server = launch(&db, port);
+    let _server = launch(&db.url, port);
     let mut api = ClientStatusServiceClient::new(connect(&url).await);
     for c in &acked {
         let stored = api

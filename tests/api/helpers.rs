@@ -1,5 +1,7 @@
-//! Spawns the real server on 127.0.0.1:0 over a real SQLite file and connects a gRPC client.
-use std::path::PathBuf;
+//! Spawns the real server on 127.0.0.1:0 over a real database (a SQLite file, or a fresh
+//! Postgres schema) and connects a gRPC client.
+use std::io::Write;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use clientstatus::config::Config;
@@ -19,8 +21,96 @@ pub struct TestApp {
     pub config: Config,
     stop: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<()>>,
-    // Removed when the app is dropped.
-    _dir: std::sync::Arc<tempfile::TempDir>,
+    pub db: Arc<TestDb>,
+}
+
+/// A database of the suite's backend, removed when dropped.
+pub struct TestDb {
+    pub url: String,
+    postgres_schema: Option<(String, String)>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+impl TestDb {
+    pub async fn new() -> TestDb {
+        if crate::backend::POSTGRES {
+            Self::postgres().await
+        } else {
+            let dir = tempfile::tempdir().expect("temp dir");
+            TestDb {
+                url: format!("sqlite:{}", dir.path().join("clients.db").display()),
+                postgres_schema: None,
+                _dir: Some(dir),
+            }
+        }
+    }
+
+    async fn postgres() -> TestDb {
+        use sqlx::Connection;
+        let base = std::env::var("CLIENTSTATUS_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| DEFAULT_POSTGRES_URL.into());
+        let mut conn = match sqlx::PgConnection::connect(&base).await {
+            Ok(c) => c,
+            Err(e) if std::env::var("CI").as_deref() == Ok("true") => {
+                panic!("CI=true and Postgres is not reachable at {base}: {e}")
+            }
+            Err(e) => {
+                // Straight to stderr: the test harness captures print macros, and this ends the run.
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "\nSKIPPED the Postgres suite: no server at {base} ({e}). \
+                     Set CLIENTSTATUS_TEST_POSTGRES_URL or start Postgres to run it.\n"
+                );
+                std::process::exit(0);
+            }
+        };
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let schema = format!(
+            "cs_test_{}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            .execute(&mut conn)
+            .await
+            .expect("drop schema");
+        sqlx::query(&format!("CREATE SCHEMA {schema}"))
+            .execute(&mut conn)
+            .await
+            .expect("create schema");
+        let sep = if base.contains('?') { '&' } else { '?' };
+        TestDb {
+            url: format!("{base}{sep}options=-c%20search_path%3D{schema}"),
+            postgres_schema: Some((base, schema)),
+            _dir: None,
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some((base, schema)) = self.postgres_schema.take() else {
+            return;
+        };
+        // Drop may run inside the test's runtime: clean up from a thread with its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                use sqlx::Connection;
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&base).await {
+                    let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                        .execute(&mut conn)
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -29,17 +119,14 @@ pub async fn spawn_app() -> TestApp {
 
 /// Spawns with a changed configuration (the database URL is set by the harness).
 pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
-    let dir = std::sync::Arc::new(tempfile::tempdir().expect("temp dir"));
-    let mut config = Config::with_database(sqlite_url(dir.path().join("clients.db")));
+    let db = Arc::new(TestDb::new().await);
+    let mut config = Config::with_database(db.url.clone());
     adjust(&mut config);
-    start(config, dir).await
+    start(config, db).await
 }
 
-pub fn sqlite_url(path: PathBuf) -> String {
-    format!("sqlite:{}", path.display())
-}
-
-async fn start(config: Config, dir: std::sync::Arc<tempfile::TempDir>) -> TestApp {
+/// Another server on the same database (a second replica, or a restart).
+pub async fn start(config: Config, db: Arc<TestDb>) -> TestApp {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let (stop, stopped) = oneshot::channel::<()>();
@@ -58,7 +145,7 @@ async fn start(config: Config, dir: std::sync::Arc<tempfile::TempDir>) -> TestAp
         config,
         stop: Some(stop),
         server: Some(server),
-        _dir: dir,
+        db,
     }
 }
 
@@ -80,7 +167,7 @@ impl TestApp {
     /// Graceful stop, then a new server on the same database file.
     pub async fn restart(mut self) -> TestApp {
         self.stop().await;
-        start(self.config.clone(), self._dir.clone()).await
+        start(self.config.clone(), self.db.clone()).await
     }
 
     pub async fn stop(&mut self) {

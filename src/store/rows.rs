@@ -1,0 +1,134 @@
+//! Row shapes both backends read and write, so decoding lives in one place. Times are
+//! microseconds since the Unix epoch; the client record is JSON beside its indexed columns.
+use chrono::DateTime;
+
+use crate::domain::{Client, Stage, Timestamp};
+
+use super::{HistoryRecord, Result, StoreError};
+
+/// The columns every client query selects: the record and its children (comma-separated).
+#[derive(Debug, sqlx::FromRow)]
+pub struct ClientRow {
+    pub client_id: i64,
+    pub body: String,
+    pub children: Option<String>,
+}
+
+impl TryFrom<ClientRow> for Client {
+    type Error = StoreError;
+
+    fn try_from(row: ClientRow) -> Result<Client> {
+        let mut client: Client = serde_json::from_str(&row.body).map_err(|e| {
+            StoreError::Internal(format!("client {} unreadable: {e}", row.client_id))
+        })?;
+        client.client_id = row.client_id;
+        client.child_client_ids = row
+            .children
+            .unwrap_or_default()
+            .split(',')
+            .filter_map(|s| s.parse().ok())
+            .collect();
+        client.child_client_ids.sort_unstable();
+        Ok(client)
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct HistoryRow {
+    pub entry_id: i64,
+    pub client_id: i64,
+    pub version: i64,
+    pub cause: String,
+    pub actor: String,
+    pub principal: String,
+    pub request_id: String,
+    pub occurred_at: i64,
+    pub recorded_at: i64,
+    pub old_stage: Option<i64>,
+    pub new_stage: i64,
+    pub note: String,
+    pub details: String,
+}
+
+impl TryFrom<HistoryRow> for HistoryRecord {
+    type Error = StoreError;
+
+    fn try_from(r: HistoryRow) -> Result<HistoryRecord> {
+        let stage = |rank: i64| {
+            Stage::from_rank(rank).ok_or_else(|| StoreError::Internal(format!("bad stage {rank}")))
+        };
+        Ok(HistoryRecord {
+            entry_id: r.entry_id,
+            client_id: r.client_id,
+            version: r.version,
+            cause: r.cause,
+            actor: r.actor,
+            principal: r.principal,
+            request_id: r.request_id,
+            occurred_at: from_micros(r.occurred_at)?,
+            recorded_at: from_micros(r.recorded_at)?,
+            old_stage: r.old_stage.map(stage).transpose()?,
+            new_stage: stage(r.new_stage)?,
+            note: r.note,
+            details: serde_json::from_str(&r.details)
+                .map_err(|e| StoreError::Internal(format!("history details unreadable: {e}")))?,
+        })
+    }
+}
+
+/// The copies of a client's fields that queries filter and match on, and its JSON body.
+pub struct ClientColumns {
+    pub stage: i64,
+    pub lead_status: &'static str,
+    pub external_lead_id: Option<String>,
+    pub email_key: Option<String>,
+    pub phone_key: Option<String>,
+    pub next_call_at: Option<i64>,
+    pub deleted_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub body: String,
+}
+
+impl ClientColumns {
+    pub fn of(client: &Client) -> Result<Self> {
+        let id = client.external_lead_id.trim();
+        Ok(ClientColumns {
+            stage: client.stage.rank(),
+            lead_status: client.lead_status.name(),
+            external_lead_id: (!id.is_empty()).then(|| id.to_string()),
+            email_key: client.email_key(),
+            phone_key: client.phone_key(),
+            next_call_at: client.next_call_at.map(|t| t.timestamp_micros()),
+            deleted_at: client.deleted_at.map(|t| t.timestamp_micros()),
+            created_at: client.created_at.timestamp_micros(),
+            updated_at: client.updated_at.timestamp_micros(),
+            body: serde_json::to_string(client)
+                .map_err(|e| StoreError::Internal(format!("client not serialisable: {e}")))?,
+        })
+    }
+}
+
+pub fn details_json(details: &std::collections::BTreeMap<String, String>) -> Result<String> {
+    serde_json::to_string(details)
+        .map_err(|e| StoreError::Internal(format!("history details: {e}")))
+}
+
+pub fn from_micros(v: i64) -> Result<Timestamp> {
+    DateTime::from_timestamp_micros(v).ok_or_else(|| StoreError::Internal(format!("bad time {v}")))
+}
+
+/// Stages a list may hold, after the prospect/permanent filter narrows the asked ones.
+/// `None` means no stage filter; an empty list means nothing can match.
+pub fn stage_filter(stages: &[Stage], permanent: Option<bool>) -> Option<Vec<Stage>> {
+    match permanent {
+        None if stages.is_empty() => None,
+        None => Some(stages.to_vec()),
+        Some(p) => Some(
+            Stage::ALL
+                .into_iter()
+                .filter(|s| s.is_permanent() == p && (stages.is_empty() || stages.contains(s)))
+                .collect(),
+        ),
+    }
+}

@@ -1,0 +1,188 @@
+//! Postgres-only behaviour: several server processes on one database, and a database outage.
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use clientstatus::proto::*;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::AbortHandle;
+use tonic::Code;
+
+use crate::concurrency::{assert_no_lost_update, hammer};
+use crate::helpers::*;
+
+#[tokio::test]
+async fn two_servers_on_one_database_behave_as_one_service() {
+    let mut a = spawn_app().await;
+    let b = start(a.config.clone(), a.db.clone()).await;
+    let hot: Vec<i64> = vec![
+        a.create("Hot 1").await.client_id,
+        a.create("Hot 2").await.client_id,
+    ];
+    let apis = [a.api.clone(), b.api.clone()];
+    let (one, two) = tokio::join!(hammer(&apis, hot[0], 6, 8), hammer(&apis, hot[1], 6, 8));
+    assert_no_lost_update(&mut a, hot[0], &one, "w5 i7").await;
+    assert_no_lost_update(&mut a, hot[1], &two, "w5 i7").await;
+
+    // One request sent to both servers at once is applied once.
+    let req = RecordInvoiceRequest {
+        request_id: "both-servers".into(),
+        client_id: hot[0],
+        document_type: AccountingDocumentType::Invoice as i32,
+        document_number: "X-1".into(),
+        ..Default::default()
+    };
+    let (mut api_a, mut api_b) = (a.api.clone(), b.api.clone());
+    let (ra, rb) = tokio::join!(api_a.record_invoice(req.clone()), api_b.record_invoice(req));
+    assert_eq!(ra.expect("a").into_inner(), rb.expect("b").into_inner());
+    let history = a.history(hot[0]).await;
+    assert_eq!(
+        history
+            .iter()
+            .filter(|h| h.request_id == "both-servers")
+            .count(),
+        1
+    );
+}
+
+/// A TCP proxy in front of Postgres that the test can cut and restore.
+struct Proxy {
+    addr: SocketAddr,
+    up: Arc<AtomicBool>,
+    connections: Arc<Mutex<Vec<AbortHandle>>>,
+    accept: AbortHandle,
+}
+
+impl Proxy {
+    async fn start(target: String) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+        let addr = listener.local_addr().expect("addr");
+        let up = Arc::new(AtomicBool::new(true));
+        let connections: Arc<Mutex<Vec<AbortHandle>>> = Arc::default();
+        let (up2, conns2) = (up.clone(), connections.clone());
+        let accept = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if !up2.load(Ordering::SeqCst) {
+                    drop(inbound); // the database is "down": refuse by hanging up
+                    continue;
+                }
+                let target = target.clone();
+                let task = tokio::spawn(async move {
+                    if let Ok(mut outbound) = TcpStream::connect(&target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                conns2.lock().expect("lock").push(task.abort_handle());
+            }
+        })
+        .abort_handle();
+        Proxy {
+            addr,
+            up,
+            connections,
+            accept,
+        }
+    }
+
+    fn cut(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        for c in self.connections.lock().expect("lock").drain(..) {
+            c.abort();
+        }
+    }
+
+    fn restore(&self) {
+        self.up.store(true, Ordering::SeqCst);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.accept.abort();
+        self.cut();
+    }
+}
+
+/// `url` with its host:port replaced by `addr`.
+fn through(url: &str, addr: SocketAddr) -> (String, String) {
+    let start = url.find("://").expect("scheme") + 3;
+    let end = url[start..].find('/').map_or(url.len(), |i| start + i);
+    let host_start = url[start..end].rfind('@').map_or(start, |i| start + i + 1);
+    let target = url[host_start..end].to_string();
+    let target = if target.contains(':') {
+        target
+    } else {
+        format!("{target}:5432")
+    };
+    (
+        format!("{}{addr}{}", &url[..host_start], &url[end..]),
+        target,
+    )
+}
+
+#[tokio::test]
+async fn calls_are_unavailable_while_the_database_is_down_and_recover_after() {
+    let db = Arc::new(TestDb::new().await);
+    let probe = Proxy::start(String::new()).await; // only to learn the URL shape
+    let (_, target) = through(&db.url, probe.addr);
+    drop(probe);
+    let proxy = Proxy::start(target).await;
+    let (url, _) = through(&db.url, proxy.addr);
+    let mut config = clientstatus::config::Config::with_database(url);
+    config.listen = "127.0.0.1:0".parse().expect("addr");
+    let mut app = start(config, db).await;
+
+    let c = app.create("Outage").await;
+    let before = app.call(c.client_id, CallOutcome::NoAnswer).await;
+
+    proxy.cut();
+    for attempt in 0..3 {
+        let started = Instant::now();
+        let mut read = tonic::Request::new(GetClientRequest {
+            client_id: c.client_id,
+        });
+        read.set_timeout(Duration::from_secs(15));
+        let err = app.api.get_client(read).await.unwrap_err();
+        assert_error(&err, Code::Unavailable, "DATABASE_UNAVAILABLE");
+        let mut write = tonic::Request::new(RecordContactAttemptRequest {
+            request_id: format!("during-outage-{attempt}"),
+            client_id: c.client_id,
+            outcome: CallOutcome::ShortCall as i32,
+            ..Default::default()
+        });
+        write.set_timeout(Duration::from_secs(15));
+        let err = app.api.record_contact_attempt(write).await.unwrap_err();
+        assert_error(&err, Code::Unavailable, "DATABASE_UNAVAILABLE");
+        assert!(
+            started.elapsed() < Duration::from_secs(12),
+            "answered, not hung: {:?}",
+            started.elapsed()
+        );
+    }
+
+    proxy.restore();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let after = loop {
+        match app
+            .api
+            .get_client(GetClientRequest {
+                client_id: c.client_id,
+            })
+            .await
+        {
+            Ok(resp) => break resp.into_inner().client.expect("client"),
+            Err(e) if Instant::now() < deadline => {
+                assert_eq!(e.code(), Code::Unavailable, "{e:?}");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => panic!("never recovered: {e:?}"),
+        }
+    };
+    assert_eq!(
+        after, before,
+        "the write acknowledged before the outage is there; none during it"
+    );
+    let resumed = app.call(c.client_id, CallOutcome::CallWithContent).await;
+    assert_eq!(resumed.version, before.version + 1);
+}

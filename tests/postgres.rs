@@ -1,0 +1,31 @@
+//! The integration suite on Postgres: the real server on 127.0.0.1:0, driven through the
+//! generated gRPC client. The test modules live in `tests/api/` and run on both backends.
+//! Uses `CLIENTSTATUS_TEST_POSTGRES_URL` (default postgres://postgres@127.0.0.1:5432/postgres),
+//! one fresh schema per test. Without a reachable server the suite is skipped with a printed
+//! line, except under `CI=true`, where that is a failure.
+
+mod backend {
+    pub const POSTGRES: bool = true;
+}
+#[path = "api/concurrency.rs"]
+mod concurrency;
+#[path = "api/declarations.rs"]
+mod declarations;
+#[path = "api/durability.rs"]
+mod durability;
+#[path = "api/events.rs"]
+mod events;
+#[path = "api/fields.rs"]
+mod fields;
+#[path = "api/helpers.rs"]
+mod helpers;
+#[path = "api/idempotency.rs"]
+mod idempotency;
+#[path = "api/postgres_only.rs"]
+mod postgres_only;
+#[path = "api/reads.rs"]
+mod reads;
+#[path = "api/server.rs"]
+mod server;
+#[path = "api/validation.rs"]
+mod validation;

@@ -1,0 +1,26 @@
+//! The integration suite on SQLite: the real server on 127.0.0.1:0, driven through the
+//! generated gRPC client. The test modules live in `tests/api/` and run on both backends.
+
+mod backend {
+    pub const POSTGRES: bool = false;
+}
+#[path = "api/concurrency.rs"]
+mod concurrency;
+#[path = "api/declarations.rs"]
+mod declarations;
+#[path = "api/durability.rs"]
+mod durability;
+#[path = "api/events.rs"]
+mod events;
+#[path = "api/fields.rs"]
+mod fields;
+#[path = "api/helpers.rs"]
+mod helpers;
+#[path = "api/idempotency.rs"]
+mod idempotency;
+#[path = "api/reads.rs"]
+mod reads;
+#[path = "api/server.rs"]
+mod server;
+#[path = "api/validation.rs"]
+mod validation;

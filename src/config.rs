@@ -3,7 +3,9 @@ use std::net::SocketAddr;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::alerts::SchedulerSettings;
 use crate::domain::Settings;
+use crate::domain::alerts::AlertSettings;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -44,6 +46,22 @@ pub struct Config {
         default_value_t = false
     )]
     pub extra_properties_mean_deal: bool,
+
+    /// A HOT lead with no contact this long after creation raises HOT_LEAD_UNTOUCHED (e.g. 15m).
+    #[arg(long, env = "CLIENTSTATUS_HOT_LEAD_SLA", default_value = "15m", value_parser = parse_duration)]
+    pub hot_lead_sla: chrono::Duration,
+
+    /// A follow-up client with no contact for this many days raises FOLLOW_UP_STALE.
+    #[arg(long, env = "CLIENTSTATUS_FOLLOW_UP_STALE_DAYS", default_value_t = 14, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub follow_up_stale_days: u32,
+
+    /// How often due time-based alerts are looked for (e.g. 1s).
+    #[arg(long, env = "CLIENTSTATUS_ALERT_POLL_INTERVAL", default_value = "1s", value_parser = parse_duration)]
+    pub alert_poll_interval: chrono::Duration,
+
+    /// Keep stream entries (status events, alerts) this long (e.g. 90d); unset: for ever.
+    #[arg(long, env = "CLIENTSTATUS_EVENT_RETENTION", value_parser = parse_duration)]
+    pub event_retention: Option<chrono::Duration>,
 }
 
 impl Config {
@@ -53,6 +71,24 @@ impl Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             database_url: database_url.into(),
             extra_properties_mean_deal: false,
+            hot_lead_sla: chrono::Duration::minutes(15),
+            follow_up_stale_days: 14,
+            alert_poll_interval: chrono::Duration::seconds(1),
+            event_retention: None,
+        }
+    }
+
+    pub fn scheduler(&self) -> SchedulerSettings {
+        SchedulerSettings {
+            alerts: AlertSettings {
+                hot_lead_sla: self.hot_lead_sla,
+                follow_up_stale: chrono::Duration::days(i64::from(self.follow_up_stale_days)),
+            },
+            poll_interval: self
+                .alert_poll_interval
+                .to_std()
+                .unwrap_or(std::time::Duration::from_secs(1)),
+            retention: self.event_retention,
         }
     }
 
@@ -77,9 +113,48 @@ impl Config {
     }
 }
 
+/// "500ms", "30s", "15m", "12h", "90d".
+pub fn parse_duration(text: &str) -> Result<chrono::Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("{text:?} needs a unit: ms, s, m, h or d"))?;
+    let (number, unit) = text.split_at(split);
+    let n: i64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} does not start with a whole number"))?;
+    let d = match unit {
+        "ms" => chrono::Duration::try_milliseconds(n),
+        "s" => chrono::Duration::try_seconds(n),
+        "m" => chrono::Duration::try_minutes(n),
+        "h" => chrono::Duration::try_hours(n),
+        "d" => chrono::Duration::try_days(n),
+        _ => {
+            return Err(format!(
+                "{text:?}: unknown unit {unit:?} (ms, s, m, h or d)"
+            ));
+        }
+    };
+    d.filter(|d| *d > chrono::Duration::zero())
+        .ok_or_else(|| format!("{text:?} is out of range"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_read_as_operators_write_them() {
+        assert_eq!(parse_duration("15m"), Ok(chrono::Duration::minutes(15)));
+        assert_eq!(parse_duration("90d"), Ok(chrono::Duration::days(90)));
+        assert_eq!(
+            parse_duration("250ms"),
+            Ok(chrono::Duration::milliseconds(250))
+        );
+        assert!(parse_duration("15").is_err());
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("5 weeks").is_err());
+    }
 
     #[test]
     fn passwords_never_reach_the_logs() {

@@ -2,8 +2,10 @@
 //! behind it. Reading guide:
 //! - `domain`: the pure rules (stages, forward-only advance, stamps, summary, lead matching).
 //! - `store`: persistence behind one trait; `engine` runs a request, `sqlite` persists it.
+//! - `alerts`: the scheduler raising time-based alerts; streams are in `grpc::streams`.
 //! - `grpc`: handlers, validation, conversions, error mapping, the caller's identity.
 //! - `startup`: wiring and `run(config, listener, shutdown)`; `config`: flags and variables.
+pub mod alerts;
 pub mod clock;
 pub mod config;
 pub mod domain;

@@ -3,9 +3,11 @@ use std::future::Future;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Server;
 
+use crate::alerts;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::grpc::ClientStatusApi;
@@ -35,15 +37,15 @@ pub async fn run_with_clock(
 ) -> Result<(), StartError> {
     let url = config.database_url.as_str();
     if url.starts_with("sqlite:") {
-        let store = Arc::new(SqliteStore::connect(url, clock, config.settings()).await?);
+        let store = Arc::new(SqliteStore::connect(url, clock.clone(), config.settings()).await?);
         tracing::info!(database = %config.database_for_logs(), "database ready");
-        let served = serve(store.clone(), listener, shutdown).await;
+        let served = serve(store.clone(), &config, clock, listener, shutdown).await;
         store.close().await;
         served
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        let store = Arc::new(PgStore::connect(url, clock, config.settings()).await?);
+        let store = Arc::new(PgStore::connect(url, clock.clone(), config.settings()).await?);
         tracing::info!(database = %config.database_for_logs(), "database ready");
-        let served = serve(store.clone(), listener, shutdown).await;
+        let served = serve(store.clone(), &config, clock, listener, shutdown).await;
         store.close().await;
         served
     } else {
@@ -57,9 +59,23 @@ pub async fn run_with_clock(
 
 async fn serve<S: Store>(
     store: Arc<S>,
+    config: &Config,
+    clock: Arc<dyn Clock>,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
+    // Streams and the scheduler watch this; it turns true when `shutdown` completes.
+    let (stopping, stop_watch) = watch::channel(false);
+    let scheduler = tokio::spawn(alerts::run(
+        store.clone(),
+        clock,
+        config.scheduler(),
+        stop_watch.clone(),
+    ));
+    let shutdown = async move {
+        shutdown.await;
+        let _ = stopping.send(true);
+    };
     let (health, health_service) = tonic_health::server::health_reporter();
     health
         .set_serving::<ClientStatusServiceServer<ClientStatusApi<S>>>()
@@ -79,9 +95,12 @@ async fn serve<S: Store>(
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(ClientStatusServiceServer::new(ClientStatusApi::new(store)))
+        .add_service(ClientStatusServiceServer::new(ClientStatusApi::new(
+            store, stop_watch,
+        )))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await?;
+    scheduler.abort();
     tracing::info!("clientstatus stopped");
     Ok(())
 }

@@ -27,5 +27,7 @@ mod postgres_only;
 mod reads;
 #[path = "api/server.rs"]
 mod server;
+#[path = "api/streams.rs"]
+mod streams;
 #[path = "api/validation.rs"]
 mod validation;

@@ -22,5 +22,7 @@ mod idempotency;
 mod reads;
 #[path = "api/server.rs"]
 mod server;
+#[path = "api/streams.rs"]
+mod streams;
 #[path = "api/validation.rs"]
 mod validation;

@@ -59,14 +59,57 @@ CREATE TABLE documents (
     PRIMARY KEY (kind, document_id)
 );
 
--- Alerts raised by changes, written in the same transaction as the change.
-CREATE TABLE alerts (
-    alert_id    BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    kind        TEXT   NOT NULL,
-    client_id   BIGINT NOT NULL REFERENCES clients (client_id),
-    occurred_at BIGINT NOT NULL,
-    raised_at   BIGINT NOT NULL
+-- The streams' sequence counters. A transaction that writes events takes the next numbers
+-- from its stream's row just before it commits; the row lock makes writers take turns, so
+-- numbers are assigned in commit order with no gaps (a rolled-back writer's numbers are reused).
+-- A plain sequence column would not do: its values are taken before commit, and a reader could
+-- pass over a row that commits late. `pruned_through` is the newest sequence retention removed.
+CREATE TABLE stream_heads (
+    stream         TEXT   PRIMARY KEY,
+    last_seq       BIGINT NOT NULL,
+    pruned_through BIGINT NOT NULL
 );
+INSERT INTO stream_heads (stream, last_seq, pruned_through) VALUES ('status', 0, 0), ('alerts', 0, 0);
+
+-- Every stage change, delete and restore, written in the transaction of the change, with a
+-- snapshot of the client after it so a consumer needs no second call.
+CREATE TABLE status_events (
+    seq          BIGINT PRIMARY KEY,
+    client_id    BIGINT NOT NULL REFERENCES clients (client_id),
+    kind         TEXT   NOT NULL,              -- STAGE_CHANGED, DELETED, RESTORED
+    cause        TEXT   NOT NULL,              -- the RPC
+    actor        TEXT   NOT NULL,
+    request_id   TEXT   NOT NULL,
+    old_stage    BIGINT NOT NULL,
+    new_stage    BIGINT NOT NULL,
+    occurred_at  BIGINT NOT NULL,
+    recorded_at  BIGINT NOT NULL,
+    snapshot     JSONB   NOT NULL
+);
+CREATE INDEX status_events_recorded ON status_events (recorded_at);
+
+-- Alerts, raised at most once per occurrence (`occurrence_key`), streamed like status events.
+CREATE TABLE alerts (
+    seq            BIGINT PRIMARY KEY,
+    kind           TEXT   NOT NULL,
+    client_id      BIGINT NOT NULL REFERENCES clients (client_id),
+    occurrence_key TEXT   NOT NULL UNIQUE,
+    due_at         BIGINT NOT NULL,             -- when the condition arose or fell due
+    raised_at      BIGINT NOT NULL,
+    snapshot       JSONB   NOT NULL
+);
+CREATE INDEX alerts_raised ON alerts (raised_at);
+
+-- Pending time-based alerts, kept in step with each client by the write that changes it. The
+-- scheduler raises those whose base time plus the kind's delay has passed, and removes them.
+CREATE TABLE alert_timers (
+    client_id      BIGINT NOT NULL REFERENCES clients (client_id),
+    kind           TEXT   NOT NULL,
+    base_at        BIGINT NOT NULL,
+    occurrence_key TEXT   NOT NULL,
+    PRIMARY KEY (client_id, kind)
+);
+CREATE INDEX alert_timers_due ON alert_timers (kind, base_at);
 
 -- Answered mutations by request_id (AIP-155): a retry gets the stored answer.
 CREATE TABLE requests (

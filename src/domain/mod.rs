@@ -1,5 +1,6 @@
 //! Pure rules: stages, the forward-only advance, field stamping, the summary, lead matching.
 //! No tonic, no sqlx, no clock: time is passed in.
+pub mod alerts;
 pub mod client;
 pub mod command;
 pub mod error;
@@ -11,10 +12,11 @@ pub mod summary;
 #[cfg(test)]
 mod rules_tests;
 
+pub use alerts::AlertKind;
 pub use client::{CallOutcome, Classifications, Client, ClientName, LeadStatus, Timestamp};
 pub use command::{
     AccountingDocument, Action, Channel, Command, DocumentKey, Meta, NewClient, Request,
 };
 pub use error::{DomainError, FieldViolation};
-pub use rules::{AlertKind, Change, Ctx, Effect, Settings};
+pub use rules::{Change, Ctx, Effect, Settings, StatusEvent};
 pub use stage::Stage;

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use chrono::Duration;
 use serde::{Deserialize, Serialize};
 
+use super::alerts::AlertKind;
 use super::client::{CallOutcome, Client, LeadStatus, Timestamp, stamp_first, stamp_last};
 use super::command::{Action, Channel, NewClient};
 use super::error::DomainError;
@@ -21,21 +22,32 @@ pub struct Settings {
 /// How far in the future `occurred_at` may be before it is refused (clock skew allowance).
 pub const MAX_CLOCK_SKEW: Duration = Duration::minutes(5);
 
-/// Alerts the service raises itself from a change.
+/// What kind of status event a change writes to the status-change stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum AlertKind {
-    InterestedAgain,
-    BecameReal,
-    Frozen,
+pub enum StatusEvent {
+    StageChanged,
+    /// Soft delete (DeclareFictitious).
+    Deleted,
+    Restored,
 }
 
-impl AlertKind {
+impl StatusEvent {
     pub fn name(self) -> &'static str {
         match self {
-            AlertKind::InterestedAgain => "INTERESTED_AGAIN",
-            AlertKind::BecameReal => "BECAME_REAL",
-            AlertKind::Frozen => "FROZEN",
+            StatusEvent::StageChanged => "STAGE_CHANGED",
+            StatusEvent::Deleted => "DELETED",
+            StatusEvent::Restored => "RESTORED",
         }
+    }
+
+    pub fn from_name(name: &str) -> Option<StatusEvent> {
+        [
+            StatusEvent::StageChanged,
+            StatusEvent::Deleted,
+            StatusEvent::Restored,
+        ]
+        .into_iter()
+        .find(|e| e.name() == name)
     }
 }
 
@@ -49,6 +61,8 @@ pub struct Change {
     pub note: String,
     pub details: BTreeMap<String, String>,
     pub alerts: Vec<AlertKind>,
+    /// The status-change event this change writes, if it changes stage or deletion.
+    pub event: Option<StatusEvent>,
 }
 
 /// The result of an action on one client.
@@ -138,6 +152,7 @@ pub fn create(new: &NewClient, ctx: &Ctx) -> (Client, Change) {
         note: String::new(),
         details,
         alerts: Vec::new(),
+        event: None,
     };
     (client, change)
 }
@@ -156,6 +171,7 @@ pub fn interested_again(client: &mut Client, matched_on: &str, ctx: &Ctx) -> Cha
         note: String::new(),
         details,
         alerts: vec![AlertKind::InterestedAgain],
+        event: None,
     }
 }
 
@@ -424,6 +440,12 @@ pub fn apply(
     if old != Stage::Frozen && new == Stage::Frozen {
         alerts.push(AlertKind::Frozen);
     }
+    let event = match action {
+        Action::DeclareFictitious { .. } => Some(StatusEvent::Deleted),
+        Action::Restore { .. } => Some(StatusEvent::Restored),
+        _ if old != new => Some(StatusEvent::StageChanged),
+        _ => None,
+    };
     client.version += 1;
     client.updated_at = ctx.now;
     Ok(Effect::Changed(Change {
@@ -433,6 +455,7 @@ pub fn apply(
         note,
         details,
         alerts,
+        event,
     }))
 }
 

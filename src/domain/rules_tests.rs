@@ -379,6 +379,7 @@ fn declare_frozen_only_from_real() {
                         "call legal".to_string()
                     )]),
                     alerts: vec![AlertKind::Frozen],
+                    event: Some(StatusEvent::StageChanged),
                 })
             );
             assert_eq!(c.frozen_message, "call legal");
@@ -588,4 +589,88 @@ fn leaving_not_interested_clears_its_reason() {
     );
     changed(&mut c, invoice("I9"), 2);
     assert_eq!(c.not_interested_reason, "");
+}
+
+#[test]
+fn stage_changes_deletes_and_restores_write_status_events_and_nothing_else_does() {
+    let mut c = new_client();
+    let ch = changed(
+        &mut c,
+        Action::ScheduleMeeting {
+            meeting_at: t(9),
+            note: String::new(),
+        },
+        1,
+    );
+    assert_eq!(ch.event, Some(StatusEvent::StageChanged));
+    let ch = changed(&mut c, call(CallOutcome::NoAnswer, None), 2);
+    assert_eq!(ch.event, None, "FOLLOW_UP to FOLLOW_UP is no change");
+    let ch = changed(
+        &mut c,
+        Action::SetStatus {
+            stage: Stage::FollowUp,
+            reason: "same".into(),
+        },
+        3,
+    );
+    assert_eq!(ch.event, None);
+    let mut c = new_client();
+    let ch = changed(
+        &mut c,
+        Action::DeclareFictitious {
+            note: "n".into(),
+            fictitious_reason: "r".into(),
+        },
+        1,
+    );
+    assert_eq!(ch.event, Some(StatusEvent::Deleted));
+    let ch = changed(
+        &mut c,
+        Action::Restore {
+            note: String::new(),
+        },
+        2,
+    );
+    assert_eq!(ch.event, Some(StatusEvent::Restored));
+}
+
+#[test]
+fn timers_follow_the_clients_state() {
+    use super::alerts::{AlertSettings, timers};
+    let kinds = |c: &Client| timers(c).into_iter().map(|t| t.kind).collect::<Vec<_>>();
+    let mut c = new_client(); // HOT lead, no contact yet
+    assert_eq!(kinds(&c), vec![AlertKind::HotLeadUntouched]);
+    assert_eq!(timers(&c)[0].base_at, c.created_at);
+    changed(&mut c, call(CallOutcome::LeftMessage, Some(60)), 10);
+    assert_eq!(
+        kinds(&c),
+        vec![AlertKind::NextCallDue, AlertKind::FollowUpStale]
+    );
+    let stale = timers(&c)
+        .into_iter()
+        .find(|t| t.kind == AlertKind::FollowUpStale)
+        .unwrap();
+    assert_eq!(stale.base_at, t(10), "stale counts from the last contact");
+    changed(&mut c, invoice("I"), 11);
+    assert_eq!(
+        kinds(&c),
+        vec![AlertKind::NextCallDue],
+        "a REAL client is not in follow-up"
+    );
+    changed(&mut c, call(CallOutcome::CallWithContent, None), 12);
+    assert!(kinds(&c).is_empty());
+    let mut c = new_client();
+    changed(
+        &mut c,
+        Action::DeclareFictitious {
+            note: "n".into(),
+            fictitious_reason: "r".into(),
+        },
+        1,
+    );
+    assert!(timers(&c).is_empty(), "deleted clients raise nothing");
+    let s = AlertSettings::default();
+    assert_eq!(s.delay(AlertKind::HotLeadUntouched), Duration::minutes(15));
+    assert_eq!(s.delay(AlertKind::FollowUpStale), Duration::days(14));
+    assert_eq!(s.delay(AlertKind::NextCallDue), Duration::zero());
 }

@@ -1,9 +1,10 @@
 //! Domain <-> proto conversions for records and enums.
 use chrono::DateTime;
 
+use crate::domain::{AlertKind, StatusEvent};
 use crate::domain::{CallOutcome, Client, LeadStatus, Stage, Timestamp};
 use crate::proto as pb;
-use crate::store::HistoryRecord;
+use crate::store::{AlertRecord, HistoryRecord, StatusEventRecord};
 
 pub fn timestamp(t: Timestamp) -> prost_types::Timestamp {
     prost_types::Timestamp {
@@ -179,4 +180,57 @@ pub fn parse_history_position(p: &str) -> Option<(Timestamp, i64)> {
         DateTime::from_timestamp_micros(at.parse().ok()?)?,
         id.parse().ok()?,
     ))
+}
+
+pub fn status_event_to_proto(e: StatusEventRecord) -> pb::StreamStatusChangesResponse {
+    let kind = match e.kind {
+        StatusEvent::StageChanged => pb::StatusEventKind::StageChanged,
+        StatusEvent::Deleted => pb::StatusEventKind::Deleted,
+        StatusEvent::Restored => pb::StatusEventKind::Restored,
+    };
+    pb::StreamStatusChangesResponse {
+        event: Some(pb::StatusChangeEvent {
+            sequence: e.seq,
+            client_id: e.client_id,
+            kind: kind as i32,
+            old_stage: stage_to_proto(e.old_stage) as i32,
+            new_stage: stage_to_proto(e.new_stage) as i32,
+            cause: e.cause,
+            actor: e.actor,
+            occurred_at: Some(timestamp(e.occurred_at)),
+            recorded_at: Some(timestamp(e.recorded_at)),
+            request_id: e.request_id,
+            client: Some(client_to_proto(e.client)),
+        }),
+    }
+}
+
+pub fn alert_kind_to_proto(k: AlertKind) -> pb::AlertKind {
+    match k {
+        AlertKind::NextCallDue => pb::AlertKind::NextCallDue,
+        AlertKind::HotLeadUntouched => pb::AlertKind::HotLeadUntouched,
+        AlertKind::FollowUpStale => pb::AlertKind::FollowUpStale,
+        AlertKind::InterestedAgain => pb::AlertKind::InterestedAgain,
+        AlertKind::BecameReal => pb::AlertKind::BecameReal,
+        AlertKind::Frozen => pb::AlertKind::Frozen,
+    }
+}
+
+pub fn alert_kind_from_proto(k: pb::AlertKind) -> Option<AlertKind> {
+    AlertKind::ALL
+        .into_iter()
+        .find(|a| alert_kind_to_proto(*a) == k)
+}
+
+pub fn alert_to_proto(a: AlertRecord) -> pb::StreamAlertsResponse {
+    pb::StreamAlertsResponse {
+        alert: Some(pb::Alert {
+            sequence: a.seq,
+            kind: alert_kind_to_proto(a.kind) as i32,
+            client_id: a.client_id,
+            due_at: Some(timestamp(a.due_at)),
+            raised_at: Some(timestamp(a.raised_at)),
+            client: Some(client_to_proto(a.client)),
+        }),
+    }
 }

@@ -5,6 +5,7 @@ pub mod convert;
 pub mod requests;
 pub mod service;
 pub mod status;
+pub mod streams;
 pub mod validate;
 
 pub use service::ClientStatusApi;

@@ -2,12 +2,13 @@
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
+use tokio::sync::watch;
 use tonic::{Request, Response, Status};
 
 use crate::domain::DomainError;
 use crate::proto as pb;
 use crate::proto::client_status_service_server::ClientStatusService;
-use crate::store::{ClientFilter, Outcome, Page, Store};
+use crate::store::{ClientFilter, Outcome, Page, Store, Stream};
 
 use super::auth::{Principal, principal};
 use super::convert::{
@@ -15,6 +16,7 @@ use super::convert::{
     lead_status_from_proto, parse_history_position, stage_from_proto,
 };
 use super::requests::{MutationRequest, to_mutation};
+use super::streams::{self, EventStream, check_cursor};
 use super::validate::{Check, SHORT_MAX};
 
 const LIST_PAGE_DEFAULT: i64 = 50;
@@ -24,11 +26,13 @@ const HISTORY_PAGE_MAX: i64 = 1_000;
 
 pub struct ClientStatusApi<S> {
     store: Arc<S>,
+    /// Turns true when the server shuts down: open streams end so the drain can finish.
+    shutdown: watch::Receiver<bool>,
 }
 
 impl<S: Store> ClientStatusApi<S> {
-    pub fn new(store: Arc<S>) -> Self {
-        ClientStatusApi { store }
+    pub fn new(store: Arc<S>, shutdown: watch::Receiver<bool>) -> Self {
+        ClientStatusApi { store, shutdown }
     }
 
     async fn mutate<T: MutationRequest>(&self, request: Request<T>) -> Result<Outcome, Status> {
@@ -133,6 +137,49 @@ fn bad_token() -> Status {
 
 #[tonic::async_trait]
 impl<S: Store> ClientStatusService for ClientStatusApi<S> {
+    type StreamStatusChangesStream = EventStream<pb::StreamStatusChangesResponse>;
+    type StreamAlertsStream = EventStream<pb::StreamAlertsResponse>;
+
+    async fn stream_status_changes(
+        &self,
+        request: Request<pb::StreamStatusChangesRequest>,
+    ) -> Result<Response<Self::StreamStatusChangesStream>, Status> {
+        let r = request.into_inner();
+        let mut c = Check::default();
+        let filter = streams::event_filter(&r, &mut c);
+        c.finish()?;
+        check_cursor(
+            r.after_sequence,
+            self.store.stream_bounds(Stream::Status).await?,
+        )?;
+        Ok(Response::new(streams::status_changes(
+            self.store.clone(),
+            r.after_sequence,
+            filter,
+            self.shutdown.clone(),
+        )))
+    }
+
+    async fn stream_alerts(
+        &self,
+        request: Request<pb::StreamAlertsRequest>,
+    ) -> Result<Response<Self::StreamAlertsStream>, Status> {
+        let r = request.into_inner();
+        let mut c = Check::default();
+        let filter = streams::alert_filter(&r, &mut c);
+        c.finish()?;
+        check_cursor(
+            r.after_sequence,
+            self.store.stream_bounds(Stream::Alerts).await?,
+        )?;
+        Ok(Response::new(streams::alerts(
+            self.store.clone(),
+            r.after_sequence,
+            filter,
+            self.shutdown.clone(),
+        )))
+    }
+
     async fn create_client(
         &self,
         request: Request<pb::CreateClientRequest>,

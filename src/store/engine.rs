@@ -3,9 +3,13 @@
 //! Backends supply only the primitives of [`WriteTx`], so both behave the same by construction.
 use std::future::Future;
 
+use crate::domain::alerts::{self, AlertSettings, Timer};
 use crate::domain::lead::LeadKeys;
-use crate::domain::rules::{self, AlertKind, Change, Ctx, Effect, Settings};
-use crate::domain::{Client, Command, DocumentKey, DomainError, FieldViolation, Timestamp};
+use crate::domain::rules::{self, Change, Ctx, Effect, Settings};
+use crate::domain::{
+    AlertKind, Client, Command, DocumentKey, DomainError, FieldViolation, Stage, StatusEvent,
+    Timestamp,
+};
 
 use super::{HistoryRecord, Mutation, Outcome, Result, StoreError};
 
@@ -60,22 +64,149 @@ pub trait WriteTx: Send {
         now: Timestamp,
     ) -> impl Future<Output = Result<()>> + Send;
     fn insert_history(&mut self, entry: &HistoryRecord) -> impl Future<Output = Result<()>> + Send;
-    fn insert_alert(
+    /// Replaces the client's pending alert timers with `timers`.
+    fn sync_timers(
+        &mut self,
+        client_id: i64,
+        timers: &[Timer],
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// Timers of `kind` with `base_at <= cutoff`, oldest first, locked for this transaction
+    /// (skipping ones another transaction holds).
+    fn claim_due_timers(
         &mut self,
         kind: AlertKind,
+        cutoff: Timestamp,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<(i64, Timer)>>> + Send;
+    fn delete_timer(
+        &mut self,
         client_id: i64,
-        at: Timestamp,
-        now: Timestamp,
+        kind: AlertKind,
+    ) -> impl Future<Output = Result<()>> + Send;
+    fn alert_exists(&mut self, occurrence_key: &str) -> impl Future<Output = Result<bool>> + Send;
+    /// Takes the next `count` sequence numbers of `stream`; returns the first. Holds the
+    /// stream's counter until commit, which is what keeps sequences gap-free in commit order.
+    fn next_sequences(
+        &mut self,
+        stream: super::Stream,
+        count: i64,
+    ) -> impl Future<Output = Result<i64>> + Send;
+    fn insert_status_event(
+        &mut self,
+        seq: i64,
+        event: &NewStatusEvent,
+    ) -> impl Future<Output = Result<()>> + Send;
+    fn insert_alert(
+        &mut self,
+        seq: i64,
+        alert: &NewAlert,
     ) -> impl Future<Output = Result<()>> + Send;
 }
 
-/// Executes `mutation` on `tx`. The caller commits on `Ok` and rolls back on `Err`.
+/// A status event waiting for its sequence number.
+pub struct NewStatusEvent {
+    pub client_id: i64,
+    pub kind: StatusEvent,
+    pub cause: String,
+    pub actor: String,
+    pub request_id: String,
+    pub old_stage: Stage,
+    pub new_stage: Stage,
+    pub occurred_at: Timestamp,
+    pub recorded_at: Timestamp,
+    pub snapshot: String,
+}
+
+/// An alert waiting for its sequence number.
+pub struct NewAlert {
+    pub kind: AlertKind,
+    pub client_id: i64,
+    pub occurrence_key: String,
+    pub due_at: Timestamp,
+    pub raised_at: Timestamp,
+    pub snapshot: String,
+}
+
+/// What one request appends to the streams; written last, just before commit.
+#[derive(Default)]
+struct Appends {
+    events: Vec<NewStatusEvent>,
+    alerts: Vec<NewAlert>,
+}
+
+/// Gives the appends their sequence numbers and writes them. Status first, then alerts: every
+/// writer takes the counters in this order, so they cannot deadlock on them.
+/// Returns whether anything was appended.
+async fn append<T: WriteTx>(tx: &mut T, appends: Appends) -> Result<bool> {
+    let events = appends.events.len();
+    if !appends.events.is_empty() {
+        let first = tx
+            .next_sequences(super::Stream::Status, appends.events.len() as i64)
+            .await?;
+        for (i, event) in appends.events.iter().enumerate() {
+            tx.insert_status_event(first + i as i64, event).await?;
+        }
+    }
+    let mut alerts = Vec::with_capacity(appends.alerts.len());
+    for alert in appends.alerts {
+        if !tx.alert_exists(&alert.occurrence_key).await? {
+            alerts.push(alert);
+        }
+    }
+    if !alerts.is_empty() {
+        let first = tx
+            .next_sequences(super::Stream::Alerts, alerts.len() as i64)
+            .await?;
+        for (i, alert) in alerts.iter().enumerate() {
+            tx.insert_alert(first + i as i64, alert).await?;
+        }
+    }
+    Ok(events + alerts.len() > 0)
+}
+
+/// Raises every time-based alert due at `now`, in one transaction: claims due timers, writes
+/// one alert per new occurrence, removes the timers. Returns how many alerts were raised.
+pub async fn raise_due<T: WriteTx>(
+    tx: &mut T,
+    now: Timestamp,
+    settings: &AlertSettings,
+) -> Result<usize> {
+    let mut appends = Appends::default();
+    for kind in AlertKind::TIMED {
+        let delay = settings.delay(kind);
+        for (client_id, timer) in tx.claim_due_timers(kind, now - delay, 200).await? {
+            tx.delete_timer(client_id, kind).await?;
+            let Some(client) = tx.load_client(client_id).await? else {
+                continue;
+            };
+            appends.alerts.push(NewAlert {
+                kind,
+                client_id,
+                occurrence_key: timer.occurrence_key,
+                due_at: timer.base_at + delay,
+                raised_at: now,
+                snapshot: snapshot(&client)?,
+            });
+        }
+    }
+    let claimed = appends.alerts.len();
+    append(tx, appends).await?;
+    Ok(claimed)
+}
+
+fn snapshot(client: &Client) -> Result<String> {
+    serde_json::to_string(client)
+        .map_err(|e| StoreError::Internal(format!("client not serialisable: {e}")))
+}
+
+/// Executes `mutation` on `tx`. The caller commits on `Ok` and rolls back on `Err`; the flag
+/// says whether stream entries were written (so subscribers should be woken after commit).
 pub async fn execute<T: WriteTx>(
     tx: &mut T,
     mutation: &Mutation,
     now: Timestamp,
     settings: &Settings,
-) -> Result<Outcome> {
+) -> Result<(Outcome, bool)> {
     let meta = &mutation.request.meta;
     if let Some(previous) = tx.find_request(&meta.request_id).await? {
         if previous.fingerprint != mutation.fingerprint {
@@ -88,8 +219,9 @@ pub async fn execute<T: WriteTx>(
             }
             .into());
         }
-        return serde_json::from_str(&previous.outcome_json)
-            .map_err(|e| StoreError::Internal(format!("stored outcome unreadable: {e}")));
+        let outcome = serde_json::from_str(&previous.outcome_json)
+            .map_err(|e| StoreError::Internal(format!("stored outcome unreadable: {e}")))?;
+        return Ok((outcome, false));
     }
 
     let ctx = Ctx {
@@ -98,6 +230,7 @@ pub async fn execute<T: WriteTx>(
         actor: &meta.actor,
         settings,
     };
+    let mut appends = Appends::default();
     let outcome = match &mutation.request.command {
         Command::Create(new) => {
             let keys = LeadKeys::new(&new.external_lead_id, &new.email, &new.phone);
@@ -109,7 +242,7 @@ pub async fn execute<T: WriteTx>(
             if let Some((mut client, matched_on)) = matched {
                 let previous = client.version;
                 let change = rules::interested_again(&mut client, matched_on, &ctx);
-                record(tx, &client, previous, &change, mutation, &ctx).await?;
+                record(tx, &client, previous, &change, mutation, &ctx, &mut appends).await?;
                 Outcome {
                     clients: vec![client],
                     created: false,
@@ -127,7 +260,7 @@ pub async fn execute<T: WriteTx>(
                 }
                 let (mut client, change) = rules::create(new, &ctx);
                 client.client_id = tx.insert_client(&client).await?;
-                record(tx, &client, 0, &change, mutation, &ctx).await?;
+                record(tx, &client, 0, &change, mutation, &ctx, &mut appends).await?;
                 Outcome {
                     clients: vec![client],
                     created: true,
@@ -158,7 +291,8 @@ pub async fn execute<T: WriteTx>(
                         if let Some(key) = &document {
                             tx.insert_document(key, client_id, now).await?;
                         }
-                        record(tx, &client, previous, &change, mutation, &ctx).await?;
+                        record(tx, &client, previous, &change, mutation, &ctx, &mut appends)
+                            .await?;
                     }
                 }
                 clients.push(client);
@@ -170,15 +304,16 @@ pub async fn execute<T: WriteTx>(
             }
         }
     };
+    let appended = append(tx, appends).await?;
     let json = serde_json::to_string(&outcome)
         .map_err(|e| StoreError::Internal(format!("outcome not serialisable: {e}")))?;
     tx.save_request(&meta.request_id, &mutation.fingerprint, &json, now)
         .await?;
-    Ok(outcome)
+    Ok((outcome, appended))
 }
 
 /// Persists one accepted change: the client row (unless just inserted), its history entry and
-/// its alerts.
+/// timers; queues its status event and alerts.
 async fn record<T: WriteTx>(
     tx: &mut T,
     client: &Client,
@@ -186,6 +321,7 @@ async fn record<T: WriteTx>(
     change: &Change,
     mutation: &Mutation,
     ctx: &Ctx<'_>,
+    appends: &mut Appends,
 ) -> Result<()> {
     if previous_version > 0 {
         tx.update_client(client, previous_version).await?;
@@ -207,9 +343,35 @@ async fn record<T: WriteTx>(
         details: change.details.clone(),
     })
     .await?;
+    tx.sync_timers(client.client_id, &alerts::timers(client))
+        .await?;
+    if change.event.is_none() && change.alerts.is_empty() {
+        return Ok(());
+    }
+    let body = snapshot(client)?;
+    if let Some(kind) = change.event {
+        appends.events.push(NewStatusEvent {
+            client_id: client.client_id,
+            kind,
+            cause: change.cause.to_string(),
+            actor: meta.actor.clone(),
+            request_id: meta.request_id.clone(),
+            old_stage: change.old_stage.unwrap_or(change.new_stage),
+            new_stage: change.new_stage,
+            occurred_at: ctx.at,
+            recorded_at: ctx.now,
+            snapshot: body.clone(),
+        });
+    }
     for &kind in &change.alerts {
-        tx.insert_alert(kind, client.client_id, ctx.at, ctx.now)
-            .await?;
+        appends.alerts.push(NewAlert {
+            kind,
+            client_id: client.client_id,
+            occurrence_key: alerts::change_occurrence_key(kind, client.client_id, client.version),
+            due_at: ctx.at,
+            raised_at: ctx.now,
+            snapshot: body.clone(),
+        });
     }
     Ok(())
 }

@@ -5,7 +5,12 @@ use std::future::Future;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Client, DomainError, LeadStatus, Request, Stage, Timestamp};
+use tokio::sync::watch;
+
+use crate::domain::alerts::AlertSettings;
+use crate::domain::{
+    AlertKind, Client, DomainError, LeadStatus, Request, Stage, StatusEvent, Timestamp,
+};
 
 pub mod engine;
 pub mod postgres;
@@ -68,6 +73,73 @@ pub struct Page<K> {
     pub limit: i64,
 }
 
+/// One entry of the status-change stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusEventRecord {
+    pub seq: i64,
+    pub client_id: i64,
+    pub kind: StatusEvent,
+    pub cause: String,
+    pub actor: String,
+    pub request_id: String,
+    pub old_stage: Stage,
+    pub new_stage: Stage,
+    pub occurred_at: Timestamp,
+    pub recorded_at: Timestamp,
+    /// The client right after the change.
+    pub client: Client,
+}
+
+/// One entry of the alert stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertRecord {
+    pub seq: i64,
+    pub kind: AlertKind,
+    pub client_id: i64,
+    pub occurrence_key: String,
+    pub due_at: Timestamp,
+    pub raised_at: Timestamp,
+    /// The client when the alert was raised.
+    pub client: Client,
+}
+
+/// Which status events a consumer wants (empty lists: all).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventFilter {
+    pub new_stages: Vec<Stage>,
+    pub causes: Vec<String>,
+    pub client_ids: Vec<i64>,
+}
+
+/// Which alerts a consumer wants (empty lists: all).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AlertFilter {
+    pub kinds: Vec<AlertKind>,
+    pub client_ids: Vec<i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Status,
+    Alerts,
+}
+
+impl Stream {
+    pub fn name(self) -> &'static str {
+        match self {
+            Stream::Status => "status",
+            Stream::Alerts => "alerts",
+        }
+    }
+}
+
+/// What a stream holds: sequences `pruned_through + 1 ..= last_seq`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamBounds {
+    pub pruned_through: i64,
+    pub last_seq: i64,
+}
+
 /// Position in a client's timeline: (occurred_at, entry_id).
 pub type HistoryKey = (Timestamp, i64);
 
@@ -105,4 +177,31 @@ pub trait Store: Send + Sync + 'static {
         client_id: i64,
         page: Page<HistoryKey>,
     ) -> impl Future<Output = Result<Vec<HistoryRecord>>> + Send;
+
+    /// Status events after `after`, oldest first, at most `limit`.
+    fn status_events(
+        &self,
+        after: i64,
+        filter: &EventFilter,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<StatusEventRecord>>> + Send;
+    /// Alerts after `after`, oldest first, at most `limit`.
+    fn alerts(
+        &self,
+        after: i64,
+        filter: &AlertFilter,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<AlertRecord>>> + Send;
+    fn stream_bounds(&self, stream: Stream) -> impl Future<Output = Result<StreamBounds>> + Send;
+    /// Removes stream entries recorded before `cutoff` (oldest first, whole prefix).
+    fn prune_streams(&self, cutoff: Timestamp) -> impl Future<Output = Result<()>> + Send;
+    /// Raises every time-based alert due by `now`; returns how many were raised.
+    fn raise_due_alerts(
+        &self,
+        now: Timestamp,
+        settings: &AlertSettings,
+    ) -> impl Future<Output = Result<usize>> + Send;
+    /// Changes whenever events or alerts may have been committed (by this process, or by
+    /// another one sharing the database where the backend can tell).
+    fn wakeups(&self) -> watch::Receiver<u64>;
 }

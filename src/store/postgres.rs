@@ -12,13 +12,20 @@ use sqlx::{PgPool, Postgres, QueryBuilder, Row, Transaction};
 
 use crate::clock::Clock;
 use crate::domain::lead::LeadKeys;
-use crate::domain::rules::{AlertKind, Settings};
-use crate::domain::{Client, DocumentKey, DomainError, Timestamp};
+use tokio::sync::watch;
 
-use super::engine::{self, StoredRequest, WriteTx};
-use super::rows::{ClientColumns, ClientRow, HistoryRow, details_json, stage_filter};
+use crate::domain::alerts::{AlertSettings, Timer};
+use crate::domain::rules::Settings;
+use crate::domain::{AlertKind, Client, DocumentKey, DomainError, Timestamp};
+
+use super::engine::{self, NewAlert, NewStatusEvent, StoredRequest, WriteTx};
+use super::rows::{
+    AlertRow, ClientColumns, ClientRow, HistoryRow, StatusEventRow, TimerRow, details_json,
+    stage_filter,
+};
 use super::{
-    ClientFilter, HistoryKey, HistoryRecord, Mutation, Outcome, Page, Result, Store, StoreError,
+    AlertFilter, AlertRecord, ClientFilter, EventFilter, HistoryKey, HistoryRecord, Mutation,
+    Outcome, Page, Result, StatusEventRecord, Store, StoreError, Stream, StreamBounds,
 };
 
 /// How many times a colliding transaction is run before the caller is told to retry.
@@ -28,7 +35,11 @@ pub struct PgStore {
     pool: PgPool,
     clock: Arc<dyn Clock>,
     settings: Settings,
+    wake: watch::Sender<u64>,
 }
+
+/// The LISTEN/NOTIFY channel on which committed stream entries are announced to every process.
+const NOTIFY_CHANNEL: &str = "clientstatus_streams";
 
 impl PgStore {
     /// Connects to `url` and runs the migrations.
@@ -46,10 +57,13 @@ impl PgStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Internal(format!("migrations failed: {e}")))?;
+        let wake = watch::Sender::new(0);
+        tokio::spawn(listen(pool.clone(), wake.clone()));
         Ok(PgStore {
             pool,
             clock,
             settings,
+            wake,
         })
     }
 
@@ -60,8 +74,11 @@ impl PgStore {
     async fn attempt(&self, mutation: &Mutation) -> Result<Outcome> {
         let mut tx = PgTx(self.pool.begin().await.map_err(db_error)?);
         let now = self.clock.now();
-        let outcome = engine::execute(&mut tx, mutation, now, &self.settings).await?;
+        let (outcome, appended) = engine::execute(&mut tx, mutation, now, &self.settings).await?;
         tx.0.commit().await.map_err(db_error)?;
+        if appended {
+            self.wake.send_modify(|n| *n = n.wrapping_add(1));
+        }
         Ok(outcome)
     }
 }
@@ -162,6 +179,177 @@ impl Store for PgStore {
         .await
         .map_err(db_error)?;
         rows.into_iter().map(HistoryRecord::try_from).collect()
+    }
+
+    async fn status_events(
+        &self,
+        after: i64,
+        filter: &EventFilter,
+        limit: i64,
+    ) -> Result<Vec<StatusEventRecord>> {
+        let mut q = QueryBuilder::<Postgres>::new(
+            "SELECT seq, client_id, kind, cause, actor, request_id, old_stage, new_stage, \
+             occurred_at, recorded_at, snapshot::text AS snapshot FROM status_events WHERE seq > ",
+        );
+        q.push_bind(after);
+        if !filter.new_stages.is_empty() {
+            let ranks: Vec<i64> = filter.new_stages.iter().map(|s| s.rank()).collect();
+            q.push(" AND new_stage = ANY(").push_bind(ranks).push(")");
+        }
+        if !filter.causes.is_empty() {
+            q.push(" AND cause = ANY(")
+                .push_bind(filter.causes.clone())
+                .push(")");
+        }
+        if !filter.client_ids.is_empty() {
+            q.push(" AND client_id = ANY(")
+                .push_bind(filter.client_ids.clone())
+                .push(")");
+        }
+        q.push(" ORDER BY seq LIMIT ").push_bind(limit);
+        let rows: Vec<StatusEventRow> = q
+            .build_query_as()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?;
+        rows.into_iter().map(StatusEventRecord::try_from).collect()
+    }
+
+    async fn alerts(
+        &self,
+        after: i64,
+        filter: &AlertFilter,
+        limit: i64,
+    ) -> Result<Vec<AlertRecord>> {
+        let mut q = QueryBuilder::<Postgres>::new(
+            "SELECT seq, kind, client_id, occurrence_key, due_at, raised_at, \
+             snapshot::text AS snapshot FROM alerts WHERE seq > ",
+        );
+        q.push_bind(after);
+        if !filter.kinds.is_empty() {
+            let names: Vec<&str> = filter.kinds.iter().map(|k| k.name()).collect();
+            q.push(" AND kind = ANY(").push_bind(names).push(")");
+        }
+        if !filter.client_ids.is_empty() {
+            q.push(" AND client_id = ANY(")
+                .push_bind(filter.client_ids.clone())
+                .push(")");
+        }
+        q.push(" ORDER BY seq LIMIT ").push_bind(limit);
+        let rows: Vec<AlertRow> = q
+            .build_query_as()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?;
+        rows.into_iter().map(AlertRecord::try_from).collect()
+    }
+
+    async fn stream_bounds(&self, stream: Stream) -> Result<StreamBounds> {
+        let row =
+            sqlx::query("SELECT pruned_through, last_seq FROM stream_heads WHERE stream = $1")
+                .bind(stream.name())
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db_error)?;
+        Ok(StreamBounds {
+            pruned_through: row.try_get("pruned_through").map_err(db_error)?,
+            last_seq: row.try_get("last_seq").map_err(db_error)?,
+        })
+    }
+
+    async fn prune_streams(&self, cutoff: Timestamp) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        for (stream, table, time) in [
+            (Stream::Status, "status_events", "recorded_at"),
+            (Stream::Alerts, "alerts", "raised_at"),
+        ] {
+            // Hold the stream's counter so no writer appends while the prefix goes.
+            sqlx::query("SELECT 1 FROM stream_heads WHERE stream = $1 FOR UPDATE")
+                .bind(stream.name())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+            let newest: Option<i64> =
+                sqlx::query_scalar(&format!("SELECT max(seq) FROM {table} WHERE {time} < $1"))
+                    .bind(cutoff.timestamp_micros())
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+            let Some(newest) = newest else { continue };
+            sqlx::query(&format!("DELETE FROM {table} WHERE seq <= $1"))
+                .bind(newest)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+            sqlx::query(
+                "UPDATE stream_heads SET pruned_through = greatest(pruned_through, $1) \
+                 WHERE stream = $2",
+            )
+            .bind(newest)
+            .bind(stream.name())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        }
+        tx.commit().await.map_err(db_error)
+    }
+
+    async fn raise_due_alerts(&self, now: Timestamp, settings: &AlertSettings) -> Result<usize> {
+        let mut attempt = 1;
+        loop {
+            let result = async {
+                let mut tx = PgTx(self.pool.begin().await.map_err(db_error)?);
+                let raised = engine::raise_due(&mut tx, now, settings).await?;
+                tx.0.commit().await.map_err(db_error)?;
+                Ok(raised)
+            }
+            .await;
+            match result {
+                Err(StoreError::Conflict(_)) if attempt < MAX_ATTEMPTS => attempt += 1,
+                Ok(raised) => {
+                    if raised > 0 {
+                        self.wake.send_modify(|n| *n = n.wrapping_add(1));
+                    }
+                    return Ok(raised);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn wakeups(&self) -> watch::Receiver<u64> {
+        self.wake.subscribe()
+    }
+}
+
+/// Wakes local subscribers when any process sharing the database commits stream entries.
+/// Reconnects on its own; subscribers also poll, so a lost notification only delays them.
+async fn listen(pool: PgPool, wake: watch::Sender<u64>) {
+    use sqlx::postgres::PgListener;
+    while !pool.is_closed() {
+        let mut listener = match PgListener::connect_with(&pool).await {
+            Ok(l) => l,
+            Err(_) => {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if listener.listen(NOTIFY_CHANNEL).await.is_err() {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            continue;
+        }
+        loop {
+            match listener.try_recv().await {
+                Ok(Some(_)) => wake.send_modify(|n| *n = n.wrapping_add(1)),
+                // Connection lost: wake everyone (they re-read), then reconnect.
+                Ok(None) => wake.send_modify(|n| *n = n.wrapping_add(1)),
+                Err(_) => break,
+            }
+            if pool.is_closed() {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
@@ -399,20 +587,124 @@ impl WriteTx for PgTx {
         Ok(())
     }
 
-    async fn insert_alert(
+    async fn sync_timers(&mut self, client_id: i64, timers: &[Timer]) -> Result<()> {
+        sqlx::query("DELETE FROM alert_timers WHERE client_id = $1")
+            .bind(client_id)
+            .execute(&mut *self.0)
+            .await
+            .map_err(db_error)?;
+        for t in timers {
+            sqlx::query(
+                "INSERT INTO alert_timers (client_id, kind, base_at, occurrence_key) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(client_id)
+            .bind(t.kind.name())
+            .bind(t.base_at.timestamp_micros())
+            .bind(&t.occurrence_key)
+            .execute(&mut *self.0)
+            .await
+            .map_err(db_error)?;
+        }
+        Ok(())
+    }
+
+    async fn claim_due_timers(
         &mut self,
         kind: AlertKind,
-        client_id: i64,
-        at: Timestamp,
-        now: Timestamp,
-    ) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO alerts (kind, client_id, occurred_at, raised_at) VALUES ($1, $2, $3, $4)",
+        cutoff: Timestamp,
+        limit: i64,
+    ) -> Result<Vec<(i64, Timer)>> {
+        // SKIP LOCKED: replicas share the due timers out instead of raising one twice.
+        let rows: Vec<TimerRow> = sqlx::query_as(
+            "SELECT client_id, kind, base_at, occurrence_key FROM alert_timers \
+             WHERE kind = $1 AND base_at <= $2 ORDER BY base_at LIMIT $3 \
+             FOR UPDATE SKIP LOCKED",
         )
         .bind(kind.name())
-        .bind(client_id)
-        .bind(at.timestamp_micros())
-        .bind(now.timestamp_micros())
+        .bind(cutoff.timestamp_micros())
+        .bind(limit)
+        .fetch_all(&mut *self.0)
+        .await
+        .map_err(db_error)?;
+        rows.into_iter().map(TimerRow::into_timer).collect()
+    }
+
+    async fn delete_timer(&mut self, client_id: i64, kind: AlertKind) -> Result<()> {
+        sqlx::query("DELETE FROM alert_timers WHERE client_id = $1 AND kind = $2")
+            .bind(client_id)
+            .bind(kind.name())
+            .execute(&mut *self.0)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn alert_exists(&mut self, occurrence_key: &str) -> Result<bool> {
+        let row = sqlx::query("SELECT 1 FROM alerts WHERE occurrence_key = $1")
+            .bind(occurrence_key)
+            .fetch_optional(&mut *self.0)
+            .await
+            .map_err(db_error)?;
+        Ok(row.is_some())
+    }
+
+    async fn next_sequences(&mut self, stream: Stream, count: i64) -> Result<i64> {
+        // The row lock taken here is held until commit: the next writer's numbers come after
+        // this transaction is visible, so readers never pass over a late commit.
+        let last: i64 = sqlx::query_scalar(
+            "UPDATE stream_heads SET last_seq = last_seq + $1 WHERE stream = $2 \
+             RETURNING last_seq",
+        )
+        .bind(count)
+        .bind(stream.name())
+        .fetch_one(&mut *self.0)
+        .await
+        .map_err(db_error)?;
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(NOTIFY_CHANNEL)
+            .bind(stream.name())
+            .execute(&mut *self.0)
+            .await
+            .map_err(db_error)?;
+        Ok(last - count + 1)
+    }
+
+    async fn insert_status_event(&mut self, seq: i64, e: &NewStatusEvent) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO status_events (seq, client_id, kind, cause, actor, request_id, \
+                old_stage, new_stage, occurred_at, recorded_at, snapshot) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb)",
+        )
+        .bind(seq)
+        .bind(e.client_id)
+        .bind(e.kind.name())
+        .bind(&e.cause)
+        .bind(&e.actor)
+        .bind(&e.request_id)
+        .bind(e.old_stage.rank())
+        .bind(e.new_stage.rank())
+        .bind(e.occurred_at.timestamp_micros())
+        .bind(e.recorded_at.timestamp_micros())
+        .bind(&e.snapshot)
+        .execute(&mut *self.0)
+        .await
+        .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn insert_alert(&mut self, seq: i64, a: &NewAlert) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO alerts (seq, kind, client_id, occurrence_key, due_at, raised_at, \
+                snapshot) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)",
+        )
+        .bind(seq)
+        .bind(a.kind.name())
+        .bind(a.client_id)
+        .bind(&a.occurrence_key)
+        .bind(a.due_at.timestamp_micros())
+        .bind(a.raised_at.timestamp_micros())
+        .bind(&a.snapshot)
         .execute(&mut *self.0)
         .await
         .map_err(db_error)?;

@@ -2,9 +2,10 @@
 //! microseconds since the Unix epoch; the client record is JSON beside its indexed columns.
 use chrono::DateTime;
 
-use crate::domain::{Client, Stage, Timestamp};
+use crate::domain::alerts::Timer;
+use crate::domain::{AlertKind, Client, Stage, StatusEvent, Timestamp};
 
-use super::{HistoryRecord, Result, StoreError};
+use super::{AlertRecord, HistoryRecord, Result, StatusEventRecord, StoreError};
 
 /// The columns every client query selects: the record and its children (comma-separated).
 #[derive(Debug, sqlx::FromRow)]
@@ -130,5 +131,102 @@ pub fn stage_filter(stages: &[Stage], permanent: Option<bool>) -> Option<Vec<Sta
                 .filter(|s| s.is_permanent() == p && (stages.is_empty() || stages.contains(s)))
                 .collect(),
         ),
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct StatusEventRow {
+    pub seq: i64,
+    pub client_id: i64,
+    pub kind: String,
+    pub cause: String,
+    pub actor: String,
+    pub request_id: String,
+    pub old_stage: i64,
+    pub new_stage: i64,
+    pub occurred_at: i64,
+    pub recorded_at: i64,
+    pub snapshot: String,
+}
+
+fn stage(rank: i64) -> Result<Stage> {
+    Stage::from_rank(rank).ok_or_else(|| StoreError::Internal(format!("bad stage {rank}")))
+}
+
+fn snapshot(json: &str, seq: i64) -> Result<Client> {
+    serde_json::from_str(json)
+        .map_err(|e| StoreError::Internal(format!("snapshot of entry {seq} unreadable: {e}")))
+}
+
+impl TryFrom<StatusEventRow> for StatusEventRecord {
+    type Error = StoreError;
+
+    fn try_from(r: StatusEventRow) -> Result<StatusEventRecord> {
+        Ok(StatusEventRecord {
+            seq: r.seq,
+            client_id: r.client_id,
+            kind: StatusEvent::from_name(&r.kind)
+                .ok_or_else(|| StoreError::Internal(format!("bad event kind {}", r.kind)))?,
+            cause: r.cause,
+            actor: r.actor,
+            request_id: r.request_id,
+            old_stage: stage(r.old_stage)?,
+            new_stage: stage(r.new_stage)?,
+            occurred_at: from_micros(r.occurred_at)?,
+            recorded_at: from_micros(r.recorded_at)?,
+            client: snapshot(&r.snapshot, r.seq)?,
+        })
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct AlertRow {
+    pub seq: i64,
+    pub kind: String,
+    pub client_id: i64,
+    pub occurrence_key: String,
+    pub due_at: i64,
+    pub raised_at: i64,
+    pub snapshot: String,
+}
+
+fn alert_kind(name: &str) -> Result<AlertKind> {
+    AlertKind::from_name(name).ok_or_else(|| StoreError::Internal(format!("bad alert kind {name}")))
+}
+
+impl TryFrom<AlertRow> for AlertRecord {
+    type Error = StoreError;
+
+    fn try_from(r: AlertRow) -> Result<AlertRecord> {
+        Ok(AlertRecord {
+            seq: r.seq,
+            kind: alert_kind(&r.kind)?,
+            client_id: r.client_id,
+            occurrence_key: r.occurrence_key,
+            due_at: from_micros(r.due_at)?,
+            raised_at: from_micros(r.raised_at)?,
+            client: snapshot(&r.snapshot, r.seq)?,
+        })
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct TimerRow {
+    pub client_id: i64,
+    pub kind: String,
+    pub base_at: i64,
+    pub occurrence_key: String,
+}
+
+impl TimerRow {
+    pub fn into_timer(self) -> Result<(i64, Timer)> {
+        Ok((
+            self.client_id,
+            Timer {
+                kind: alert_kind(&self.kind)?,
+                base_at: from_micros(self.base_at)?,
+                occurrence_key: self.occurrence_key,
+            },
+        ))
     }
 }

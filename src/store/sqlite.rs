@@ -10,13 +10,20 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
 
 use crate::clock::Clock;
 use crate::domain::lead::LeadKeys;
-use crate::domain::rules::{AlertKind, Settings};
-use crate::domain::{Client, DocumentKey, DomainError, Timestamp};
+use tokio::sync::watch;
 
-use super::engine::{self, StoredRequest, WriteTx};
-use super::rows::{ClientColumns, ClientRow, HistoryRow, details_json, stage_filter};
+use crate::domain::alerts::{AlertSettings, Timer};
+use crate::domain::rules::Settings;
+use crate::domain::{AlertKind, Client, DocumentKey, DomainError, Timestamp};
+
+use super::engine::{self, NewAlert, NewStatusEvent, StoredRequest, WriteTx};
+use super::rows::{
+    AlertRow, ClientColumns, ClientRow, HistoryRow, StatusEventRow, TimerRow, details_json,
+    stage_filter,
+};
 use super::{
-    ClientFilter, HistoryKey, HistoryRecord, Mutation, Outcome, Page, Result, Store, StoreError,
+    AlertFilter, AlertRecord, ClientFilter, EventFilter, HistoryKey, HistoryRecord, Mutation,
+    Outcome, Page, Result, StatusEventRecord, Store, StoreError, Stream, StreamBounds,
 };
 
 pub struct SqliteStore {
@@ -24,6 +31,7 @@ pub struct SqliteStore {
     reader: SqlitePool,
     clock: Arc<dyn Clock>,
     settings: Settings,
+    wake: watch::Sender<u64>,
 }
 
 impl SqliteStore {
@@ -55,6 +63,7 @@ impl SqliteStore {
             reader,
             clock,
             settings,
+            wake: watch::Sender::new(0),
         })
     }
 
@@ -77,9 +86,148 @@ impl Store for SqliteStore {
         let mut tx = SqliteTx(self.writer.begin().await.map_err(db_error)?);
         // Taken while holding the only writer connection, so recorded_at follows commit order.
         let now = self.clock.now();
-        let outcome = engine::execute(&mut tx, &mutation, now, &self.settings).await?;
+        let (outcome, appended) = engine::execute(&mut tx, &mutation, now, &self.settings).await?;
         tx.0.commit().await.map_err(db_error)?;
+        if appended {
+            self.wake.send_modify(|n| *n = n.wrapping_add(1));
+        }
         Ok(outcome)
+    }
+
+    async fn status_events(
+        &self,
+        after: i64,
+        filter: &EventFilter,
+        limit: i64,
+    ) -> Result<Vec<StatusEventRecord>> {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "SELECT seq, client_id, kind, cause, actor, request_id, old_stage, new_stage, \
+             occurred_at, recorded_at, snapshot FROM status_events WHERE seq > ",
+        );
+        q.push_bind(after);
+        if !filter.new_stages.is_empty() {
+            q.push(" AND new_stage IN (");
+            let mut list = q.separated(", ");
+            for s in &filter.new_stages {
+                list.push_bind(s.rank());
+            }
+            q.push(")");
+        }
+        if !filter.causes.is_empty() {
+            q.push(" AND cause IN (");
+            let mut list = q.separated(", ");
+            for c in &filter.causes {
+                list.push_bind(c.clone());
+            }
+            q.push(")");
+        }
+        if !filter.client_ids.is_empty() {
+            q.push(" AND client_id IN (");
+            let mut list = q.separated(", ");
+            for id in &filter.client_ids {
+                list.push_bind(*id);
+            }
+            q.push(")");
+        }
+        q.push(" ORDER BY seq LIMIT ").push_bind(limit);
+        let rows: Vec<StatusEventRow> = q
+            .build_query_as()
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_error)?;
+        rows.into_iter().map(StatusEventRecord::try_from).collect()
+    }
+
+    async fn alerts(
+        &self,
+        after: i64,
+        filter: &AlertFilter,
+        limit: i64,
+    ) -> Result<Vec<AlertRecord>> {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "SELECT seq, kind, client_id, occurrence_key, due_at, raised_at, snapshot \
+             FROM alerts WHERE seq > ",
+        );
+        q.push_bind(after);
+        if !filter.kinds.is_empty() {
+            q.push(" AND kind IN (");
+            let mut list = q.separated(", ");
+            for k in &filter.kinds {
+                list.push_bind(k.name());
+            }
+            q.push(")");
+        }
+        if !filter.client_ids.is_empty() {
+            q.push(" AND client_id IN (");
+            let mut list = q.separated(", ");
+            for id in &filter.client_ids {
+                list.push_bind(*id);
+            }
+            q.push(")");
+        }
+        q.push(" ORDER BY seq LIMIT ").push_bind(limit);
+        let rows: Vec<AlertRow> = q
+            .build_query_as()
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_error)?;
+        rows.into_iter().map(AlertRecord::try_from).collect()
+    }
+
+    async fn stream_bounds(&self, stream: Stream) -> Result<StreamBounds> {
+        let row = sqlx::query("SELECT pruned_through, last_seq FROM stream_heads WHERE stream = ?")
+            .bind(stream.name())
+            .fetch_one(&self.reader)
+            .await
+            .map_err(db_error)?;
+        Ok(StreamBounds {
+            pruned_through: row.try_get("pruned_through").map_err(db_error)?,
+            last_seq: row.try_get("last_seq").map_err(db_error)?,
+        })
+    }
+
+    async fn prune_streams(&self, cutoff: Timestamp) -> Result<()> {
+        let mut tx = self.writer.begin().await.map_err(db_error)?;
+        for (stream, table, time) in [
+            (Stream::Status, "status_events", "recorded_at"),
+            (Stream::Alerts, "alerts", "raised_at"),
+        ] {
+            let newest: Option<i64> =
+                sqlx::query_scalar(&format!("SELECT max(seq) FROM {table} WHERE {time} < ?"))
+                    .bind(cutoff.timestamp_micros())
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+            let Some(newest) = newest else { continue };
+            sqlx::query(&format!("DELETE FROM {table} WHERE seq <= ?"))
+                .bind(newest)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+            sqlx::query(
+                "UPDATE stream_heads SET pruned_through = max(pruned_through, ?) WHERE stream = ?",
+            )
+            .bind(newest)
+            .bind(stream.name())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        }
+        tx.commit().await.map_err(db_error)
+    }
+
+    async fn raise_due_alerts(&self, now: Timestamp, settings: &AlertSettings) -> Result<usize> {
+        let mut tx = SqliteTx(self.writer.begin().await.map_err(db_error)?);
+        let raised = engine::raise_due(&mut tx, now, settings).await?;
+        tx.0.commit().await.map_err(db_error)?;
+        if raised > 0 {
+            self.wake.send_modify(|n| *n = n.wrapping_add(1));
+        }
+        Ok(raised)
+    }
+
+    fn wakeups(&self) -> watch::Receiver<u64> {
+        self.wake.subscribe()
     }
 
     async fn get_client(&self, client_id: i64) -> Result<Client> {
@@ -363,20 +511,114 @@ impl WriteTx for SqliteTx {
         Ok(())
     }
 
-    async fn insert_alert(
+    async fn sync_timers(&mut self, client_id: i64, timers: &[Timer]) -> Result<()> {
+        sqlx::query("DELETE FROM alert_timers WHERE client_id = ?")
+            .bind(client_id)
+            .execute(&mut *self.0)
+            .await
+            .map_err(db_error)?;
+        for t in timers {
+            sqlx::query(
+                "INSERT INTO alert_timers (client_id, kind, base_at, occurrence_key) \
+                 VALUES (?, ?, ?, ?)",
+            )
+            .bind(client_id)
+            .bind(t.kind.name())
+            .bind(t.base_at.timestamp_micros())
+            .bind(&t.occurrence_key)
+            .execute(&mut *self.0)
+            .await
+            .map_err(db_error)?;
+        }
+        Ok(())
+    }
+
+    async fn claim_due_timers(
         &mut self,
         kind: AlertKind,
-        client_id: i64,
-        at: Timestamp,
-        now: Timestamp,
-    ) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO alerts (kind, client_id, occurred_at, raised_at) VALUES (?, ?, ?, ?)",
+        cutoff: Timestamp,
+        limit: i64,
+    ) -> Result<Vec<(i64, Timer)>> {
+        // The single writer connection means no other transaction can hold these rows.
+        let rows: Vec<TimerRow> = sqlx::query_as(
+            "SELECT client_id, kind, base_at, occurrence_key FROM alert_timers \
+             WHERE kind = ? AND base_at <= ? ORDER BY base_at LIMIT ?",
         )
         .bind(kind.name())
-        .bind(client_id)
-        .bind(at.timestamp_micros())
-        .bind(now.timestamp_micros())
+        .bind(cutoff.timestamp_micros())
+        .bind(limit)
+        .fetch_all(&mut *self.0)
+        .await
+        .map_err(db_error)?;
+        rows.into_iter().map(TimerRow::into_timer).collect()
+    }
+
+    async fn delete_timer(&mut self, client_id: i64, kind: AlertKind) -> Result<()> {
+        sqlx::query("DELETE FROM alert_timers WHERE client_id = ? AND kind = ?")
+            .bind(client_id)
+            .bind(kind.name())
+            .execute(&mut *self.0)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn alert_exists(&mut self, occurrence_key: &str) -> Result<bool> {
+        let row = sqlx::query("SELECT 1 FROM alerts WHERE occurrence_key = ?")
+            .bind(occurrence_key)
+            .fetch_optional(&mut *self.0)
+            .await
+            .map_err(db_error)?;
+        Ok(row.is_some())
+    }
+
+    async fn next_sequences(&mut self, stream: Stream, count: i64) -> Result<i64> {
+        let last: i64 = sqlx::query_scalar(
+            "UPDATE stream_heads SET last_seq = last_seq + ? WHERE stream = ? RETURNING last_seq",
+        )
+        .bind(count)
+        .bind(stream.name())
+        .fetch_one(&mut *self.0)
+        .await
+        .map_err(db_error)?;
+        Ok(last - count + 1)
+    }
+
+    async fn insert_status_event(&mut self, seq: i64, e: &NewStatusEvent) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO status_events (seq, client_id, kind, cause, actor, request_id, \
+                old_stage, new_stage, occurred_at, recorded_at, snapshot) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(seq)
+        .bind(e.client_id)
+        .bind(e.kind.name())
+        .bind(&e.cause)
+        .bind(&e.actor)
+        .bind(&e.request_id)
+        .bind(e.old_stage.rank())
+        .bind(e.new_stage.rank())
+        .bind(e.occurred_at.timestamp_micros())
+        .bind(e.recorded_at.timestamp_micros())
+        .bind(&e.snapshot)
+        .execute(&mut *self.0)
+        .await
+        .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn insert_alert(&mut self, seq: i64, a: &NewAlert) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO alerts (seq, kind, client_id, occurrence_key, due_at, raised_at, \
+                snapshot) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(seq)
+        .bind(a.kind.name())
+        .bind(a.client_id)
+        .bind(&a.occurrence_key)
+        .bind(a.due_at.timestamp_micros())
+        .bind(a.raised_at.timestamp_micros())
+        .bind(&a.snapshot)
         .execute(&mut *self.0)
         .await
         .map_err(db_error)?;

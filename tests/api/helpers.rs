@@ -22,6 +22,29 @@ pub struct TestApp {
     stop: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<()>>,
     pub db: Arc<TestDb>,
+    pub clock: Arc<ManualClock>,
+}
+
+/// A clock the test moves by hand; it starts at the real time.
+pub struct ManualClock(std::sync::Mutex<chrono::DateTime<chrono::Utc>>);
+
+impl ManualClock {
+    pub fn new() -> Arc<ManualClock> {
+        use chrono::SubsecRound;
+        Arc::new(ManualClock(std::sync::Mutex::new(
+            chrono::Utc::now().trunc_subsecs(6),
+        )))
+    }
+
+    pub fn advance(&self, by: chrono::Duration) {
+        *self.0.lock().expect("clock") += by;
+    }
+}
+
+impl clientstatus::clock::Clock for ManualClock {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        *self.0.lock().expect("clock")
+    }
 }
 
 /// A database of the suite's backend, removed when dropped.
@@ -67,6 +90,12 @@ impl TestDb {
             }
         };
         static NEXT: AtomicU64 = AtomicU64::new(0);
+        static SWEPT: std::sync::Once = std::sync::Once::new();
+        let mut first = false;
+        SWEPT.call_once(|| first = true);
+        if first {
+            sweep_leftovers(&base, &mut conn).await;
+        }
         let schema = format!(
             "cs_test_{}_{}",
             std::process::id(),
@@ -82,7 +111,10 @@ impl TestDb {
             .expect("create schema");
         let sep = if base.contains('?') { '&' } else { '?' };
         TestDb {
-            url: format!("{base}{sep}options=-c%20search_path%3D{schema}"),
+            // application_name tags the server's connections so teardown can end them.
+            url: format!(
+                "{base}{sep}options=-c%20search_path%3D{schema}&application_name={schema}"
+            ),
             postgres_schema: Some((base, schema)),
             _dir: None,
         }
@@ -94,22 +126,58 @@ impl Drop for TestDb {
         let Some((base, schema)) = self.postgres_schema.take() else {
             return;
         };
-        // Drop may run inside the test's runtime: clean up from a thread with its own.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
+        // Never block here: Drop runs on the test's runtime, where the server may still hold a
+        // transaction. A detached thread ends the server's connections and drops the schema;
+        // anything a finished process leaves behind is swept by the next run.
+        std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
-                .expect("runtime");
-            rt.block_on(async {
-                use sqlx::Connection;
-                if let Ok(mut conn) = sqlx::PgConnection::connect(&base).await {
-                    let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-                        .execute(&mut conn)
-                        .await;
-                }
-            });
-        })
-        .join();
+            else {
+                return;
+            };
+            rt.block_on(drop_schema(&base, &schema));
+        });
+    }
+}
+
+async fn drop_schema(base: &str, schema: &str) {
+    use sqlx::Connection;
+    let Ok(mut conn) = sqlx::PgConnection::connect(base).await else {
+        return;
+    };
+    let _ = sqlx::query("SET lock_timeout = '2s'")
+        .execute(&mut conn)
+        .await;
+    for _ in 0..5 {
+        let _ = sqlx::query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+        )
+        .bind(schema)
+        .execute(&mut conn)
+        .await;
+        if sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            .execute(&mut conn)
+            .await
+            .is_ok()
+        {
+            return;
+        }
+    }
+}
+
+/// Drops the schemas of test processes that are no longer running.
+async fn sweep_leftovers(base: &str, conn: &mut sqlx::PgConnection) {
+    let schemas: Vec<String> =
+        sqlx::query_scalar("SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 'cs_test_%'")
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap_or_default();
+    for schema in schemas {
+        let pid = schema.split('_').nth(2).unwrap_or_default();
+        if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            drop_schema(base, &schema).await;
+        }
     }
 }
 
@@ -121,20 +189,32 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let db = Arc::new(TestDb::new().await);
     let mut config = Config::with_database(db.url.clone());
+    // Alerts are looked for often, so tests moving the clock see them quickly.
+    config.alert_poll_interval = chrono::Duration::milliseconds(50);
     adjust(&mut config);
     start(config, db).await
 }
 
 /// Another server on the same database (a second replica, or a restart).
 pub async fn start(config: Config, db: Arc<TestDb>) -> TestApp {
+    start_with_clock(config, db, ManualClock::new()).await
+}
+
+pub async fn start_with_clock(config: Config, db: Arc<TestDb>, clock: Arc<ManualClock>) -> TestApp {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let (stop, stopped) = oneshot::channel::<()>();
     let server_config = config.clone();
+    let server_clock: Arc<dyn clientstatus::clock::Clock> = clock.clone();
     let server = tokio::spawn(async move {
-        startup::run(server_config, listener, async {
-            let _ = stopped.await;
-        })
+        startup::run_with_clock(
+            server_config,
+            listener,
+            async {
+                let _ = stopped.await;
+            },
+            server_clock,
+        )
         .await
         .expect("server failed");
     });
@@ -146,6 +226,7 @@ pub async fn start(config: Config, db: Arc<TestDb>) -> TestApp {
         stop: Some(stop),
         server: Some(server),
         db,
+        clock,
     }
 }
 
@@ -167,7 +248,7 @@ impl TestApp {
     /// Graceful stop, then a new server on the same database file.
     pub async fn restart(mut self) -> TestApp {
         self.stop().await;
-        start(self.config.clone(), self.db.clone()).await
+        start_with_clock(self.config.clone(), self.db.clone(), self.clock.clone()).await
     }
 
     pub async fn stop(&mut self) {

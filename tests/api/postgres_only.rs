@@ -122,6 +122,52 @@ fn through(url: &str, addr: SocketAddr) -> (String, String) {
 }
 
 #[tokio::test]
+async fn two_servers_stream_one_contiguous_sequence_to_a_reconnecting_consumer() {
+    let mut a = spawn_app().await;
+    let b = start(a.config.clone(), a.db.clone()).await;
+    let apis = [a.api.clone(), b.api.clone()];
+    crate::streams::assert_stream_contiguous(&mut a, &apis).await;
+}
+
+#[tokio::test]
+async fn two_servers_raise_each_due_alert_once() {
+    let mut a = spawn_app().await;
+    let b = start_with_clock(a.config.clone(), a.db.clone(), a.clock.clone()).await;
+    for i in 0..20 {
+        a.create_with(CreateClientRequest {
+            name: Some(ClientName {
+                last_name: format!("Hot {i}"),
+                ..Default::default()
+            }),
+            lead_status: LeadStatus::Hot as i32,
+            ..Default::default()
+        })
+        .await;
+    }
+    a.clock.advance(chrono::Duration::minutes(16));
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let mut stream = a
+        .api
+        .stream_alerts(StreamAlertsRequest::default())
+        .await
+        .expect("subscribe")
+        .into_inner();
+    let mut keys = std::collections::HashSet::new();
+    use tokio_stream::StreamExt;
+    while let Ok(Some(item)) = tokio::time::timeout(Duration::from_millis(500), stream.next()).await
+    {
+        let alert = item.expect("alert").alert.expect("alert");
+        assert!(
+            keys.insert(alert.client_id),
+            "client {} alerted twice",
+            alert.client_id
+        );
+    }
+    assert_eq!(keys.len(), 20);
+    drop(b);
+}
+
+#[tokio::test]
 async fn calls_are_unavailable_while_the_database_is_down_and_recover_after() {
     let db = Arc::new(TestDb::new().await);
     let probe = Proxy::start(String::new()).await; // only to learn the URL shape

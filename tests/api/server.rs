@@ -27,7 +27,7 @@ async fn health_reports_serving_for_the_server_and_the_service() {
 }
 
 #[tokio::test]
-async fn reflection_lists_the_service_with_its_twenty_rpcs() {
+async fn reflection_lists_the_service_with_its_twenty_rpcs_and_two_streams() {
     let app = spawn_app().await;
     let mut reflection = ServerReflectionClient::new(app.channel.clone());
     let requests = vec![
@@ -81,7 +81,11 @@ async fn reflection_lists_the_service_with_its_twenty_rpcs() {
         .flat_map(|s| s.method)
         .map(|m| m.name().to_string())
         .collect();
-    assert_eq!(methods.len(), 20, "{methods:?}");
+    assert_eq!(
+        methods.len(),
+        22,
+        "the twenty of SPEC sections 2 and 5, and the two streams: {methods:?}"
+    );
     for rpc in [
         "CreateClient",
         "GetClient",

@@ -19,6 +19,9 @@ pub struct Settings {
     pub extra_properties_mean_deal: bool,
 }
 
+/// Most custom properties one client may hold.
+pub const CLIENT_PROPERTIES_MAX: usize = 200;
+
 /// How far in the future `occurred_at` may be before it is refused (clock skew allowance).
 pub const MAX_CLOCK_SKEW: Duration = Duration::minutes(5);
 
@@ -329,7 +332,18 @@ pub fn apply(
                     client.custom_properties.insert(key.clone(), value.clone());
                 }
             }
-            if ctx.settings.extra_properties_mean_deal {
+            if client.custom_properties.len() > CLIENT_PROPERTIES_MAX {
+                return Err(DomainError::invalid(
+                    "properties",
+                    format!(
+                        "the client would hold {} properties; at most {CLIENT_PROPERTIES_MAX}",
+                        client.custom_properties.len()
+                    ),
+                ));
+            }
+            // Only filling properties is a deal; a request that only clears some is not.
+            if ctx.settings.extra_properties_mean_deal && properties.values().any(|v| !v.is_empty())
+            {
                 advance(client, Stage::Real);
             }
             details.insert(
@@ -433,7 +447,10 @@ pub fn apply(
 
     let new = client.stage;
     let mut alerts = Vec::new();
-    if !old.is_permanent() && matches!(new, Stage::Real | Stage::RealClubOrContract) {
+    // Entering REAL (or REAL_CLUB_OR_CONTRACT) for the first time, or from a prospect stage.
+    if matches!(new, Stage::Real | Stage::RealClubOrContract)
+        && (!old.is_permanent() || client.became_real_at.is_none())
+    {
         stamp_first(&mut client.became_real_at, at);
         alerts.push(AlertKind::BecameReal);
     }

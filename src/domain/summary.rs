@@ -25,7 +25,7 @@ impl SummaryEntry {
         let note = note.trim();
         if !note.is_empty() {
             text.push_str(" | ");
-            text.extend(note.chars().map(|c| if c.is_control() { ' ' } else { c }));
+            text.extend(note.chars().map(|c| if breaks_layout(c) { ' ' } else { c }));
         }
         SummaryEntry { at, text }
     }
@@ -33,6 +33,13 @@ impl SummaryEntry {
     fn chars(&self) -> usize {
         self.text.chars().count()
     }
+}
+
+/// Characters that would break "one entry per line" or reorder the text around them: control
+/// characters, line and paragraph separators, bidirectional overrides and isolates.
+fn breaks_layout(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 /// Adds an entry in time order (newest first; among equal times the newest arrival first),
@@ -170,7 +177,10 @@ mod tests {
 
     #[test]
     fn line_breaks_in_a_note_do_not_split_an_entry() {
-        let entry = SummaryEntry::new(at(0), "a", "SMS", "line one\nline two");
-        assert!(!entry.text.contains('\n'));
+        let entry = SummaryEntry::new(at(0), "a", "SMS", "one\ntwo\u{2028}three\u{202E}four");
+        assert_eq!(
+            entry.text,
+            "2026-01-01 00:00 | a | SMS | one two three four"
+        );
     }
 }

@@ -105,6 +105,11 @@ fn list_filter(r: &pb::ListClientsRequest, caller: &Principal, c: &mut Check) ->
         (!owner.is_empty()).then_some(owner)
     };
     let branch = c.line("branch", &r.branch, SHORT_MAX, false);
+    // Repeats add nothing but query parameters.
+    stages.sort_unstable();
+    stages.dedup();
+    lead_statuses.sort_unstable_by_key(|s| s.name());
+    lead_statuses.dedup();
     ClientFilter {
         stages,
         permanent,

@@ -19,26 +19,43 @@ pub const PROPERTIES_MAX: usize = 100;
 const MIN_SECONDS: i64 = -62_135_596_800;
 const MAX_SECONDS: i64 = 253_402_300_799;
 
+/// Most violations reported one by one; the rest are counted.
+const VIOLATIONS_MAX: usize = 20;
+/// Longest field path echoed back (map keys are part of it).
+const FIELD_NAME_MAX: usize = 80;
+
 #[derive(Default)]
 pub struct Check {
     violations: Vec<FieldViolation>,
+    more: usize,
 }
 
 impl Check {
     pub fn fail(&mut self, field: &str, description: impl Into<String>) {
+        // Bounded: a request with thousands of bad values gets a readable error, not a huge one.
+        if self.violations.len() >= VIOLATIONS_MAX {
+            self.more += 1;
+            return;
+        }
+        let field: String = field.chars().take(FIELD_NAME_MAX).collect();
         self.violations
             .push(FieldViolation::new(field, description));
     }
 
-    pub fn finish(self) -> Result<(), DomainError> {
+    pub fn finish(mut self) -> Result<(), DomainError> {
         if self.violations.is_empty() {
-            Ok(())
-        } else {
-            Err(DomainError::InvalidArgument {
-                reason: "INVALID_ARGUMENT",
-                violations: self.violations,
-            })
+            return Ok(());
         }
+        if self.more > 0 {
+            self.violations.push(FieldViolation::new(
+                "…",
+                format!("and {} more violations", self.more),
+            ));
+        }
+        Err(DomainError::InvalidArgument {
+            reason: "INVALID_ARGUMENT",
+            violations: self.violations,
+        })
     }
 
     /// One line of text: at most `max` characters, no control characters.
@@ -96,19 +113,23 @@ impl Check {
     pub fn client_ids(&mut self, field: &str, ids: &[i64], max: usize) -> Vec<i64> {
         if ids.is_empty() {
             self.fail(field, "must name at least one client");
-        } else if ids.len() > max {
+            return Vec::new();
+        }
+        if ids.len() > max {
             self.fail(
                 field,
                 format!("names {} clients; at most {max} are allowed", ids.len()),
             );
+            return Vec::new();
         }
+        let mut seen = std::collections::HashSet::with_capacity(ids.len());
         for (i, &id) in ids.iter().enumerate() {
             if id <= 0 {
                 self.fail(
                     &format!("{field}[{i}]"),
                     "must be a client number (a positive integer)",
                 );
-            } else if ids[..i].contains(&id) {
+            } else if !seen.insert(id) {
                 self.fail(
                     &format!("{field}[{i}]"),
                     format!("client {id} is named twice"),
@@ -178,6 +199,12 @@ impl Check {
         let mut out = BTreeMap::new();
         for (k, v) in map {
             let key = self.line(&format!("{field}[{k}]"), k, SHORT_MAX, true);
+            if key != *k {
+                self.fail(
+                    &format!("{field}[{k}]"),
+                    "key must not start or end with spaces",
+                );
+            }
             if !allow_empty_values && v.trim().is_empty() {
                 self.fail(&format!("{field}[{k}]"), "value is required");
             }

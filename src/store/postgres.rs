@@ -460,7 +460,10 @@ impl WriteTx for PgTx {
             .map_err(db_error)?;
             if let Some(id) = id {
                 self.lock_clients(&[id]).await?;
-                if let Some(client) = self.load_client(id).await? {
+                // Re-read under the lock: it may have been deleted since the lookup.
+                if let Some(client) = self.load_client(id).await?
+                    && !client.is_deleted()
+                {
                     return Ok(Some((client, matched_on)));
                 }
             }

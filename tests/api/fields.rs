@@ -554,3 +554,44 @@ async fn every_accepted_call_appends_one_history_entry_with_its_cause_and_actor(
     assert_eq!(history[2].details["document_id"], "I-1");
     assert_eq!(history[3].actor, "bookkeeper-7");
 }
+
+#[tokio::test]
+async fn a_lead_matching_only_a_deleted_client_makes_a_new_client() {
+    let mut app = spawn_app().await;
+    let old = app
+        .create_with(CreateClientRequest {
+            name: Some(ClientName {
+                last_name: "Bot".into(),
+                ..Default::default()
+            }),
+            email: "bot@x.io".into(),
+            ..Default::default()
+        })
+        .await;
+    app.api
+        .declare_fictitious(DeclareFictitiousRequest {
+            request_id: rid(),
+            client_id: old.client_id,
+            note: "n".into(),
+            fictitious_reason: "bot".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("delete");
+    let resp = app
+        .api
+        .create_client(CreateClientRequest {
+            request_id: rid(),
+            name: Some(ClientName {
+                last_name: "Real person".into(),
+                ..Default::default()
+            }),
+            email: "bot@x.io".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("create")
+        .into_inner();
+    assert!(resp.created);
+    assert_ne!(resp.client.expect("client").client_id, old.client_id);
+}

@@ -287,3 +287,29 @@ async fn history_is_the_timeline_in_time_order_with_pages() {
     .collect();
     assert_eq!(times, expect);
 }
+
+#[tokio::test]
+async fn next_call_due_before_is_strict() {
+    let mut app = spawn_app().await;
+    let c = app.create("C").await;
+    app.api
+        .record_contact_attempt(RecordContactAttemptRequest {
+            request_id: rid(),
+            client_id: c.client_id,
+            outcome: CallOutcome::LeftMessage as i32,
+            occurred_at: Some(ts("2026-01-01T10:00:00Z")),
+            next_call_at: Some(ts("2026-01-02T10:00:00Z")),
+            ..Default::default()
+        })
+        .await
+        .expect("call");
+    let at = |t: &str| ListClientsRequest {
+        next_call_due_before: Some(ts(t)),
+        ..Default::default()
+    };
+    assert!(ids(&mut app, at("2026-01-02T10:00:00Z")).await.is_empty());
+    assert_eq!(
+        ids(&mut app, at("2026-01-02T10:00:01Z")).await,
+        vec![c.client_id]
+    );
+}

@@ -329,3 +329,55 @@ async fn page_sizes_and_tokens_are_checked() {
         .unwrap_err();
     assert_eq!(bad_fields(&err), vec!["stages[0]".to_string()]);
 }
+
+#[tokio::test]
+async fn a_huge_client_list_is_refused_quickly_with_a_short_error() {
+    let mut app = spawn_app().await;
+    let started = std::time::Instant::now();
+    let err = app
+        .api
+        .reassign(ReassignRequest {
+            request_id: rid(),
+            client_ids: (1..=200_000).collect(),
+            new_owner: "x".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad_fields(&err), vec!["client_ids".to_string()]);
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    let err = app
+        .api
+        .reassign(ReassignRequest {
+            request_id: rid(),
+            client_ids: vec![-1; 1000],
+            new_owner: "x".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    let fields = bad_fields(&err);
+    assert_eq!(
+        fields.len(),
+        21,
+        "twenty violations and a count of the rest"
+    );
+    assert_eq!(fields[20], "…");
+}
+
+#[tokio::test]
+async fn property_keys_with_surrounding_spaces_are_refused() {
+    let mut app = spawn_app().await;
+    let c = app.create("L").await;
+    let err = app
+        .api
+        .record_extra_properties(RecordExtraPropertiesRequest {
+            request_id: rid(),
+            client_id: c.client_id,
+            properties: [(" a".to_string(), "1".to_string())].into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad_fields(&err), vec!["properties[ a]".to_string()]);
+}

@@ -59,6 +59,10 @@ pub struct Config {
     #[arg(long, env = "CLIENTSTATUS_ALERT_POLL_INTERVAL", default_value = "1s", value_parser = parse_duration)]
     pub alert_poll_interval: chrono::Duration,
 
+    /// Log format: `text` for people, `json` (one object per line) for log collectors.
+    #[arg(long, env = "CLIENTSTATUS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
     /// Keep stream entries (status events, alerts) this long (e.g. 90d); unset: for ever.
     #[arg(long, env = "CLIENTSTATUS_EVENT_RETENTION", value_parser = parse_duration)]
     pub event_retention: Option<chrono::Duration>,
@@ -75,6 +79,7 @@ impl Config {
             follow_up_stale_days: 14,
             alert_poll_interval: chrono::Duration::seconds(1),
             event_retention: None,
+            log_format: LogFormat::Text,
         }
     }
 
@@ -111,6 +116,12 @@ impl Config {
             None => self.database_url.clone(),
         }
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 /// "500ms", "30s", "15m", "12h", "90d".

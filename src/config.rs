@@ -59,6 +59,11 @@ pub struct Config {
     #[arg(long, env = "CLIENTSTATUS_ALERT_POLL_INTERVAL", default_value = "1s", value_parser = parse_duration)]
     pub alert_poll_interval: chrono::Duration,
 
+    /// Bearer tokens (TOML: `[[tokens]]` with principal, roles, sha256). Without it every
+    /// caller is the local operator and the server listens on loopback only.
+    #[arg(long, env = "CLIENTSTATUS_TOKENS_FILE")]
+    pub tokens_file: Option<std::path::PathBuf>,
+
     /// Log format: `text` for people, `json` (one object per line) for log collectors.
     #[arg(long, env = "CLIENTSTATUS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -80,6 +85,7 @@ impl Config {
             alert_poll_interval: chrono::Duration::seconds(1),
             event_retention: None,
             log_format: LogFormat::Text,
+            tokens_file: None,
         }
     }
 
@@ -100,6 +106,16 @@ impl Config {
     pub fn settings(&self) -> Settings {
         Settings {
             extra_properties_mean_deal: self.extra_properties_mean_deal,
+        }
+    }
+
+    /// Where to listen: the configured address, or its loopback twin when no credentials are
+    /// configured (an open server must not be reachable from other machines).
+    pub fn effective_listen(&self) -> SocketAddr {
+        if self.tokens_file.is_none() && !self.listen.ip().is_loopback() {
+            SocketAddr::from(([127, 0, 0, 1], self.listen.port()))
+        } else {
+            self.listen
         }
     }
 

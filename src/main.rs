@@ -14,7 +14,15 @@ async fn main() -> std::process::ExitCode {
         LogFormat::Text => logs.init(),
         LogFormat::Json => logs.json().init(),
     }
-    let listener = match TcpListener::bind(config.listen).await {
+    let listen = config.effective_listen();
+    if listen != config.listen {
+        tracing::warn!(
+            requested = %config.listen,
+            %listen,
+            "no credentials configured (--tokens-file): listening on loopback only"
+        );
+    }
+    let listener = match TcpListener::bind(listen).await {
         Ok(l) => l,
         Err(e) => {
             tracing::error!(listen = %config.listen, error = %e, "cannot listen");

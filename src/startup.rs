@@ -11,6 +11,7 @@ use crate::alerts;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::grpc::ClientStatusApi;
+use crate::grpc::access::{AccessLayer, Tokens};
 use crate::proto::client_status_service_server::ClientStatusServiceServer;
 use crate::store::Store;
 use crate::store::postgres::PgStore;
@@ -35,17 +36,29 @@ pub async fn run_with_clock(
     shutdown: impl Future<Output = ()> + Send + 'static,
     clock: Arc<dyn Clock>,
 ) -> Result<(), StartError> {
+    let tokens = match &config.tokens_file {
+        Some(path) => {
+            let tokens = Tokens::load(path)?;
+            tracing::info!(file = %path.display(), "bearer tokens loaded");
+            Some(Arc::new(tokens))
+        }
+        None => {
+            tracing::warn!("no credentials configured: every caller acts as the local operator");
+            None
+        }
+    };
+    let access = AccessLayer::new(tokens);
     let url = config.database_url.as_str();
     if url.starts_with("sqlite:") {
         let store = Arc::new(SqliteStore::connect(url, clock.clone(), config.settings()).await?);
         tracing::info!(database = %config.database_for_logs(), "database ready");
-        let served = serve(store.clone(), &config, clock, listener, shutdown).await;
+        let served = serve(store.clone(), &config, clock, access, listener, shutdown).await;
         store.close().await;
         served
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
         let store = Arc::new(PgStore::connect(url, clock.clone(), config.settings()).await?);
         tracing::info!(database = %config.database_for_logs(), "database ready");
-        let served = serve(store.clone(), &config, clock, listener, shutdown).await;
+        let served = serve(store.clone(), &config, clock, access, listener, shutdown).await;
         store.close().await;
         served
     } else {
@@ -61,6 +74,7 @@ async fn serve<S: Store>(
     store: Arc<S>,
     config: &Config,
     clock: Arc<dyn Clock>,
+    access: AccessLayer,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
@@ -92,6 +106,7 @@ async fn serve<S: Store>(
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "clientstatus listening");
     Server::builder()
+        .layer(access)
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

@@ -4,6 +4,8 @@
 mod backend {
     pub const POSTGRES: bool = false;
 }
+#[path = "api/access.rs"]
+mod access;
 #[path = "api/concurrency.rs"]
 mod concurrency;
 #[path = "api/declarations.rs"]

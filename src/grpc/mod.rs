@@ -1,5 +1,6 @@
 //! The gRPC edge: handlers, request validation, proto <-> domain conversion, error mapping and
 //! the caller's identity.
+pub mod access;
 pub mod auth;
 pub mod convert;
 pub mod requests;

@@ -1,0 +1,342 @@
+//! Who may call what (spec section 7), and the tower layer that enforces it on every RPC.
+//! Tokens come from a file of SHA-256 hashes; a presented token is hashed and compared with
+//! every entry in constant time. Health checks and reflection need no token.
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use tonic::codegen::http;
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+use super::auth::Principal;
+use super::status::ERROR_DOMAIN;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Portal,
+    Agent,
+    Manager,
+    Accounting,
+    Trading,
+    Dashboard,
+}
+
+const READS: &[&str] = &["GetClient", "ListClients", "GetClientHistory"];
+const STREAMS: &[&str] = &["StreamStatusChanges", "StreamAlerts"];
+const AGENT_WRITES: &[&str] = &[
+    "CreateClient",
+    "RecordContactAttempt",
+    "RecordMessageSent",
+    "ScheduleMeeting",
+    "SummarizeMeeting",
+    "IssueQuote",
+    "ApproveOrder",
+    "RecordExtraProperties",
+    "DeclareNotInterested",
+    "DeclareFictitious",
+];
+const MANAGER_WRITES: &[&str] = &["DeclareFrozen", "RestoreClient", "SetStatus", "Reassign"];
+
+impl Role {
+    /// The spec's role table: may this role call `method` of ClientStatusService?
+    pub fn may_call(self, method: &str) -> bool {
+        let any = |lists: &[&[&str]]| lists.iter().any(|l| l.contains(&method));
+        match self {
+            Role::Portal => matches!(method, "CreateClient" | "GetClient"),
+            Role::Agent => any(&[AGENT_WRITES, READS]),
+            Role::Manager => any(&[AGENT_WRITES, MANAGER_WRITES, READS, STREAMS]),
+            Role::Accounting => {
+                any(&[READS, STREAMS])
+                    || matches!(
+                        method,
+                        "RecordInvoice" | "RecordPaidService" | "ApproveOrder"
+                    )
+            }
+            Role::Trading => any(&[READS, STREAMS]) || method == "OpenTradingAccount",
+            Role::Dashboard => any(&[READS, STREAMS]),
+        }
+    }
+
+    /// Service roles record changes for users of their own systems (the request's `actor`).
+    pub fn acts_for_users(self) -> bool {
+        matches!(self, Role::Portal | Role::Accounting | Role::Trading)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct TokenFile {
+    tokens: Vec<TokenEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+struct TokenEntry {
+    principal: String,
+    roles: BTreeSet<Role>,
+    /// Hex SHA-256 of the bearer token: `printf %s "$TOKEN" | sha256sum`.
+    sha256: String,
+}
+
+#[derive(Debug)]
+struct Credential {
+    hash: [u8; 32],
+    principal: String,
+    roles: BTreeSet<Role>,
+}
+
+/// The configured credentials.
+#[derive(Debug)]
+pub struct Tokens(Vec<Credential>);
+
+impl Tokens {
+    /// Reads a tokens file (TOML, `[[tokens]]` entries of principal, roles, sha256).
+    pub fn load(path: &std::path::Path) -> Result<Tokens, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read tokens file {}: {e}", path.display()))?;
+        Tokens::parse(&text).map_err(|e| format!("tokens file {}: {e}", path.display()))
+    }
+
+    pub fn parse(text: &str) -> Result<Tokens, String> {
+        let file: TokenFile = toml::from_str(text).map_err(|e| e.to_string())?;
+        let mut out = Vec::new();
+        for (i, t) in file.tokens.into_iter().enumerate() {
+            let hash = decode_hex(&t.sha256)
+                .ok_or_else(|| format!("tokens[{i}].sha256 is not 64 hex digits"))?;
+            if t.principal.trim().is_empty() || t.roles.is_empty() {
+                return Err(format!(
+                    "tokens[{i}] needs a principal and at least one role"
+                ));
+            }
+            out.push(Credential {
+                hash,
+                principal: t.principal,
+                roles: t.roles,
+            });
+        }
+        if out.is_empty() {
+            return Err("no tokens".into());
+        }
+        Ok(Tokens(out))
+    }
+
+    /// The credential of `token`. Every entry is compared in full, whatever matches, so the
+    /// time taken says nothing about which entry or how much of it matched.
+    fn find(&self, token: &str) -> Option<&Credential> {
+        let presented: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let mut found = None;
+        for c in &self.0 {
+            let diff = c
+                .hash
+                .iter()
+                .zip(presented.iter())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b));
+            if diff == 0 {
+                found = Some(c);
+            }
+        }
+        found
+    }
+}
+
+fn decode_hex(text: &str) -> Option<[u8; 32]> {
+    let text = text.trim();
+    if text.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+const SERVICE_PREFIX: &str = "/crm.clientstatus.v1.ClientStatusService/";
+
+/// Decides a request: `Ok(Some(p))` to run it as `p`, `Ok(None)` for paths that need no token
+/// (health, reflection) or when no credentials are configured, `Err` to refuse it.
+fn authorize(
+    tokens: Option<&Tokens>,
+    path: &str,
+    headers: &http::HeaderMap,
+) -> Result<Option<Principal>, Status> {
+    let (Some(tokens), Some(method)) = (tokens, path.strip_prefix(SERVICE_PREFIX)) else {
+        return Ok(None);
+    };
+    let token = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .ok_or_else(|| {
+            refuse(
+                Code::Unauthenticated,
+                "MISSING_TOKEN",
+                "send `authorization: Bearer <token>`",
+            )
+        })?;
+    let credential = tokens.find(token.trim()).ok_or_else(|| {
+        refuse(
+            Code::Unauthenticated,
+            "UNKNOWN_TOKEN",
+            "the token is not known",
+        )
+    })?;
+    if !credential.roles.iter().any(|r| r.may_call(method)) {
+        return Err(refuse(
+            Code::PermissionDenied,
+            "ROLE_NOT_ALLOWED",
+            &format!("{} may not call {method}", credential.principal),
+        ));
+    }
+    Ok(Some(Principal {
+        name: credential.principal.clone(),
+        acts_for_users: credential.roles.iter().any(|r| r.acts_for_users()),
+    }))
+}
+
+fn refuse(code: Code, reason: &str, message: &str) -> Status {
+    Status::with_error_details(
+        code,
+        message,
+        ErrorDetails::with_error_info(reason, ERROR_DOMAIN, std::collections::HashMap::new()),
+    )
+}
+
+/// Tower layer enforcing `authorize` in front of every service of the server.
+#[derive(Debug, Clone)]
+pub struct AccessLayer {
+    tokens: Option<Arc<Tokens>>,
+}
+
+impl AccessLayer {
+    pub fn new(tokens: Option<Arc<Tokens>>) -> Self {
+        AccessLayer { tokens }
+    }
+}
+
+impl<S> tower::Layer<S> for AccessLayer {
+    type Service = Access<S>;
+
+    fn layer(&self, inner: S) -> Access<S> {
+        Access {
+            inner,
+            tokens: self.tokens.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Access<S> {
+    inner: S,
+    tokens: Option<Arc<Tokens>>,
+}
+
+type BoxFuture<T, E> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, E>> + Send>>;
+
+impl<S, B, RB> tower::Service<http::Request<B>> for Access<S>
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<RB>>,
+    S::Future: Send + 'static,
+    RB: Default + Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = BoxFuture<Self::Response, Self::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
+        match authorize(
+            self.tokens.as_deref(),
+            request.uri().path(),
+            request.headers(),
+        ) {
+            Ok(principal) => {
+                if let Some(p) = principal {
+                    request.extensions_mut().insert(p);
+                }
+                Box::pin(self.inner.call(request))
+            }
+            Err(status) => Box::pin(async move { Ok(status.into_http()) }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_role_table_is_the_specs() {
+        let all = [
+            "CreateClient",
+            "GetClient",
+            "ListClients",
+            "GetClientHistory",
+            "RecordContactAttempt",
+            "RecordMessageSent",
+            "ScheduleMeeting",
+            "SummarizeMeeting",
+            "IssueQuote",
+            "ApproveOrder",
+            "RecordInvoice",
+            "RecordExtraProperties",
+            "OpenTradingAccount",
+            "RecordPaidService",
+            "DeclareNotInterested",
+            "DeclareFrozen",
+            "DeclareFictitious",
+            "RestoreClient",
+            "SetStatus",
+            "Reassign",
+            "StreamStatusChanges",
+            "StreamAlerts",
+        ];
+        let allowed = |r: Role| all.iter().filter(|m| r.may_call(m)).count();
+        assert_eq!(allowed(Role::Portal), 2);
+        assert_eq!(allowed(Role::Agent), 13);
+        assert_eq!(allowed(Role::Manager), 19);
+        assert_eq!(allowed(Role::Accounting), 8);
+        assert_eq!(allowed(Role::Trading), 6);
+        assert_eq!(allowed(Role::Dashboard), 5);
+        assert!(!Role::Agent.may_call("DeclareFrozen"));
+        assert!(!Role::Agent.may_call("RecordInvoice"));
+        assert!(
+            !Role::Manager.may_call("RecordInvoice"),
+            "accounting's own document"
+        );
+        assert!(Role::Accounting.may_call("ApproveOrder"));
+    }
+
+    #[test]
+    fn tokens_are_found_by_hash_only() {
+        let hash = |t: &str| {
+            Sha256::digest(t.as_bytes())
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        };
+        let file = format!(
+            "[[tokens]]\nprincipal = \"portal\"\nroles = [\"portal\"]\nsha256 = \"{}\"\n",
+            hash("s3cret")
+        );
+        let tokens = Tokens::parse(&file).unwrap();
+        assert_eq!(
+            tokens.find("s3cret").map(|c| c.principal.as_str()),
+            Some("portal")
+        );
+        assert!(tokens.find("s3cre").is_none());
+        assert!(
+            Tokens::parse("[[tokens]]\nprincipal = \"x\"\nroles = [\"root\"]\nsha256 = \"00\"")
+                .is_err()
+        );
+        assert!(Tokens::parse("tokens = []").is_err());
+    }
+}

@@ -1,0 +1,471 @@
+//! Spec section 7: every RPC with every role's token, with none and with a wrong one.
+use std::io::Write;
+
+use clientstatus::proto::*;
+use sha2::{Digest, Sha256};
+use tonic::transport::Channel;
+use tonic::{Code, Status};
+
+use crate::helpers::*;
+
+type Api = client_status_service_client::ClientStatusServiceClient<Channel>;
+
+const ROLES: [&str; 6] = [
+    "portal",
+    "agent",
+    "manager",
+    "accounting",
+    "trading",
+    "dashboard",
+];
+
+const RPCS: [&str; 22] = [
+    "CreateClient",
+    "GetClient",
+    "ListClients",
+    "GetClientHistory",
+    "RecordContactAttempt",
+    "RecordMessageSent",
+    "ScheduleMeeting",
+    "SummarizeMeeting",
+    "IssueQuote",
+    "ApproveOrder",
+    "RecordInvoice",
+    "RecordExtraProperties",
+    "OpenTradingAccount",
+    "RecordPaidService",
+    "DeclareNotInterested",
+    "DeclareFrozen",
+    "DeclareFictitious",
+    "RestoreClient",
+    "SetStatus",
+    "Reassign",
+    "StreamStatusChanges",
+    "StreamAlerts",
+];
+
+/// The table of SPEC section 7, written out here independently of the server's.
+fn spec_allows(role: &str, rpc: &str) -> bool {
+    let reads = ["GetClient", "ListClients", "GetClientHistory"].contains(&rpc);
+    let streams = rpc.starts_with("Stream");
+    let agent = reads
+        || [
+            "CreateClient",
+            "RecordContactAttempt",
+            "RecordMessageSent",
+            "ScheduleMeeting",
+            "SummarizeMeeting",
+            "IssueQuote",
+            "ApproveOrder",
+            "RecordExtraProperties",
+            "DeclareNotInterested",
+            "DeclareFictitious",
+        ]
+        .contains(&rpc);
+    match role {
+        "portal" => ["CreateClient", "GetClient"].contains(&rpc),
+        "agent" => agent,
+        "manager" => {
+            agent
+                || streams
+                || ["DeclareFrozen", "RestoreClient", "SetStatus", "Reassign"].contains(&rpc)
+        }
+        "accounting" => {
+            reads
+                || streams
+                || ["RecordInvoice", "RecordPaidService", "ApproveOrder"].contains(&rpc)
+        }
+        "trading" => reads || streams || rpc == "OpenTradingAccount",
+        "dashboard" => reads || streams,
+        _ => false,
+    }
+}
+
+fn token(role: &str) -> String {
+    format!("token-of-{role}-0123456789")
+}
+
+async fn spawn_secured() -> TestApp {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("tokens.toml");
+    let mut file = std::fs::File::create(&path).expect("tokens file");
+    for role in ROLES {
+        let hash: String = Sha256::digest(token(role).as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        writeln!(
+            file,
+            "[[tokens]]\nprincipal = \"{role}-user\"\nroles = [\"{role}\"]\nsha256 = \"{hash}\"\n"
+        )
+        .expect("write");
+    }
+    let app = spawn_with(|c| c.tokens_file = Some(path.clone())).await;
+    std::mem::forget(dir); // the file must outlive the server's start; it is tiny
+    app
+}
+
+fn with_token<T>(message: T, token: Option<&str>) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    if let Some(t) = token {
+        request.metadata_mut().insert(
+            "authorization",
+            format!("Bearer {t}").parse().expect("header"),
+        );
+    }
+    request
+}
+
+/// Calls `rpc` with a small valid-looking request on `client_id`.
+async fn invoke(
+    api: &mut Api,
+    rpc: &str,
+    token: Option<&str>,
+    client_id: i64,
+) -> Result<(), Status> {
+    let id = rid();
+    macro_rules! call {
+        ($method:ident, $msg:expr) => {
+            api.$method(with_token($msg, token)).await.map(|_| ())
+        };
+    }
+    match rpc {
+        "CreateClient" => call!(
+            create_client,
+            CreateClientRequest {
+                request_id: id,
+                name: Some(ClientName {
+                    last_name: "X".into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }
+        ),
+        "GetClient" => call!(get_client, GetClientRequest { client_id }),
+        "ListClients" => call!(list_clients, ListClientsRequest::default()),
+        "GetClientHistory" => call!(
+            get_client_history,
+            GetClientHistoryRequest {
+                client_id,
+                ..Default::default()
+            }
+        ),
+        "RecordContactAttempt" => call!(
+            record_contact_attempt,
+            RecordContactAttemptRequest {
+                request_id: id,
+                client_id,
+                outcome: CallOutcome::NoAnswer as i32,
+                ..Default::default()
+            }
+        ),
+        "RecordMessageSent" => call!(
+            record_message_sent,
+            RecordMessageSentRequest {
+                request_id: id,
+                client_id,
+                channel: MessageChannel::Sms as i32,
+                ..Default::default()
+            }
+        ),
+        "ScheduleMeeting" => call!(
+            schedule_meeting,
+            ScheduleMeetingRequest {
+                request_id: id,
+                client_id,
+                meeting_at: Some(ts("2030-01-01T00:00:00Z")),
+                ..Default::default()
+            }
+        ),
+        "SummarizeMeeting" => call!(
+            summarize_meeting,
+            SummarizeMeetingRequest {
+                request_id: id,
+                client_ids: vec![client_id],
+                note: "n".into(),
+                ..Default::default()
+            }
+        ),
+        "IssueQuote" => call!(
+            issue_quote,
+            IssueQuoteRequest {
+                request_id: id.clone(),
+                client_id,
+                quote_id: id,
+                ..Default::default()
+            }
+        ),
+        "ApproveOrder" => call!(
+            approve_order,
+            ApproveOrderRequest {
+                request_id: id.clone(),
+                client_id,
+                order_id: id,
+                ..Default::default()
+            }
+        ),
+        "RecordInvoice" => call!(
+            record_invoice,
+            RecordInvoiceRequest {
+                request_id: id.clone(),
+                client_id,
+                document_type: AccountingDocumentType::Invoice as i32,
+                document_number: id,
+                ..Default::default()
+            }
+        ),
+        "RecordExtraProperties" => call!(
+            record_extra_properties,
+            RecordExtraPropertiesRequest {
+                request_id: id,
+                client_id,
+                properties: [("k".to_string(), "v".to_string())].into(),
+                ..Default::default()
+            }
+        ),
+        "OpenTradingAccount" => call!(
+            open_trading_account,
+            OpenTradingAccountRequest {
+                request_id: id.clone(),
+                client_id,
+                trading_account_id: id,
+                ..Default::default()
+            }
+        ),
+        "RecordPaidService" => call!(
+            record_paid_service,
+            RecordPaidServiceRequest {
+                request_id: id.clone(),
+                client_id,
+                service_id: id,
+                ..Default::default()
+            }
+        ),
+        "DeclareNotInterested" => call!(
+            declare_not_interested,
+            DeclareNotInterestedRequest {
+                request_id: id,
+                client_id,
+                note: "n".into(),
+                reason: "r".into(),
+                ..Default::default()
+            }
+        ),
+        "DeclareFrozen" => call!(
+            declare_frozen,
+            DeclareFrozenRequest {
+                request_id: id,
+                client_id,
+                frozen_message: "m".into(),
+                note: "n".into(),
+                ..Default::default()
+            }
+        ),
+        "DeclareFictitious" => call!(
+            declare_fictitious,
+            DeclareFictitiousRequest {
+                request_id: id,
+                client_id,
+                note: "n".into(),
+                fictitious_reason: "f".into(),
+                ..Default::default()
+            }
+        ),
+        "RestoreClient" => call!(
+            restore_client,
+            RestoreClientRequest {
+                request_id: id,
+                client_id,
+                ..Default::default()
+            }
+        ),
+        "SetStatus" => call!(
+            set_status,
+            SetStatusRequest {
+                request_id: id,
+                client_id,
+                stage: ClientStage::FollowUp as i32,
+                reason: "r".into(),
+                ..Default::default()
+            }
+        ),
+        "Reassign" => call!(
+            reassign,
+            ReassignRequest {
+                request_id: id,
+                client_ids: vec![client_id],
+                new_owner: "o".into(),
+                reset_stage: Some(false),
+                ..Default::default()
+            }
+        ),
+        "StreamStatusChanges" => {
+            call!(stream_status_changes, StreamStatusChangesRequest::default())
+        }
+        "StreamAlerts" => call!(stream_alerts, StreamAlertsRequest::default()),
+        other => panic!("no call for {other}"),
+    }
+}
+
+fn refused(result: &Result<(), Status>) -> Option<Code> {
+    match result {
+        Err(s) if matches!(s.code(), Code::Unauthenticated | Code::PermissionDenied) => {
+            Some(s.code())
+        }
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn every_rpc_is_allowed_exactly_where_the_role_table_allows_and_denials_leave_no_trace() {
+    let mut app = spawn_secured().await;
+    let mut api = app.api.clone();
+    let manager = token("manager");
+    let client = api
+        .create_client(with_token(
+            CreateClientRequest {
+                request_id: rid(),
+                name: Some(ClientName {
+                    last_name: "Target".into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            Some(&manager),
+        ))
+        .await
+        .expect("manager creates")
+        .into_inner()
+        .client
+        .expect("client");
+    let snapshot = |api: &mut Api| {
+        let mut api = api.clone();
+        let manager = manager.clone();
+        async move {
+            let c = api
+                .get_client(with_token(
+                    GetClientRequest {
+                        client_id: client.client_id,
+                    },
+                    Some(&manager),
+                ))
+                .await
+                .expect("get")
+                .into_inner();
+            let all = api
+                .list_clients(with_token(
+                    ListClientsRequest {
+                        include_deleted: true,
+                        ..Default::default()
+                    },
+                    Some(&manager),
+                ))
+                .await
+                .expect("list")
+                .into_inner();
+            (c, all.clients.len())
+        }
+    };
+    let before = snapshot(&mut api).await;
+
+    // Every denied combination first: none of them may change anything.
+    for rpc in RPCS {
+        assert_eq!(
+            refused(&invoke(&mut api, rpc, None, client.client_id).await),
+            Some(Code::Unauthenticated),
+            "{rpc} without a token"
+        );
+        assert_eq!(
+            refused(&invoke(&mut api, rpc, Some("wrong-token"), client.client_id).await),
+            Some(Code::Unauthenticated),
+            "{rpc} with a wrong token"
+        );
+        for role in ROLES {
+            if !spec_allows(role, rpc) {
+                let result = invoke(&mut api, rpc, Some(&token(role)), client.client_id).await;
+                assert_eq!(
+                    refused(&result),
+                    Some(Code::PermissionDenied),
+                    "{role} calling {rpc}: {result:?}"
+                );
+            }
+        }
+    }
+    assert_eq!(
+        snapshot(&mut api).await,
+        before,
+        "denied calls left no trace"
+    );
+
+    // Every allowed combination gets past authorisation (the rules may still refuse it).
+    for rpc in RPCS {
+        for role in ROLES {
+            if spec_allows(role, rpc) {
+                let result = invoke(&mut api, rpc, Some(&token(role)), client.client_id).await;
+                assert_eq!(refused(&result), None, "{role} calling {rpc}: {result:?}");
+            }
+        }
+    }
+    let _ = &mut app;
+}
+
+#[tokio::test]
+async fn the_recorded_user_is_the_caller_and_only_service_roles_may_name_another() {
+    let app = spawn_secured().await;
+    let mut api = app.api.clone();
+    let create = |actor: &str| CreateClientRequest {
+        request_id: rid(),
+        actor: actor.into(),
+        name: Some(ClientName {
+            last_name: "A".into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let by_agent = api
+        .create_client(with_token(create("someone-else"), Some(&token("agent"))))
+        .await
+        .expect("agent")
+        .into_inner()
+        .client
+        .expect("client");
+    assert_eq!(
+        by_agent.created_by, "agent-user",
+        "an agent cannot write as another user"
+    );
+    let by_portal = api
+        .create_client(with_token(create("web-visitor-7"), Some(&token("portal"))))
+        .await
+        .expect("portal")
+        .into_inner()
+        .client
+        .expect("client");
+    assert_eq!(
+        by_portal.created_by, "web-visitor-7",
+        "the portal acts for users of its own system"
+    );
+    let by_portal_default = api
+        .create_client(with_token(create(""), Some(&token("portal"))))
+        .await
+        .expect("portal")
+        .into_inner()
+        .client
+        .expect("client");
+    assert_eq!(by_portal_default.created_by, "portal-user");
+}
+
+#[tokio::test]
+async fn health_needs_no_token() {
+    let app = spawn_secured().await;
+    let mut health = tonic_health::pb::health_client::HealthClient::new(app.channel.clone());
+    let resp = health
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .expect("health");
+    assert_eq!(
+        resp.into_inner().status,
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
+}

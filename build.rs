@@ -21,6 +21,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         // Sorted maps encode deterministically, so a retried request hashes the same.
         .btree_map(".")
+        // Malformed requests are INVALID_ARGUMENT, not INTERNAL (see src/grpc/codec.rs).
+        .codec_path("crate::grpc::codec::Codec")
         .file_descriptor_set_path(out_dir.join("clientstatus_descriptor.bin"))
         .compile_with_config(
             config,

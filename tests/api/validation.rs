@@ -381,3 +381,32 @@ async fn property_keys_with_surrounding_spaces_are_refused() {
         .unwrap_err();
     assert_eq!(bad_fields(&err), vec!["properties[ a]".to_string()]);
 }
+
+/// A CreateClientRequest whose request_id (field 1) is not UTF-8.
+#[derive(Clone, PartialEq, prost::Message)]
+struct MalformedCreate {
+    #[prost(bytes = "vec", tag = "1")]
+    request_id: Vec<u8>,
+}
+
+#[tokio::test]
+async fn a_request_that_does_not_parse_is_invalid_argument_not_internal() {
+    let app = spawn_app().await;
+    let mut grpc = tonic::client::Grpc::new(app.channel.clone());
+    grpc.ready().await.expect("ready");
+    let path = tonic::codegen::http::uri::PathAndQuery::from_static(
+        "/crm.clientstatus.v1.ClientStatusService/CreateClient",
+    );
+    let codec = tonic_prost::ProstCodec::<MalformedCreate, CreateClientResponse>::default();
+    let err = grpc
+        .unary(
+            tonic::Request::new(MalformedCreate {
+                request_id: vec![0xff, 0xfe, 0x00],
+            }),
+            path,
+            codec,
+        )
+        .await
+        .unwrap_err();
+    assert_error(&err, Code::InvalidArgument, "MALFORMED_REQUEST");
+}

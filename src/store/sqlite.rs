@@ -106,28 +106,17 @@ impl Store for SqliteStore {
         );
         q.push_bind(after);
         if !filter.new_stages.is_empty() {
-            q.push(" AND new_stage IN (");
-            let mut list = q.separated(", ");
-            for s in &filter.new_stages {
-                list.push_bind(s.rank());
-            }
-            q.push(")");
+            push_in(
+                &mut q,
+                "new_stage",
+                filter.new_stages.iter().map(|s| s.rank()),
+            );
         }
         if !filter.causes.is_empty() {
-            q.push(" AND cause IN (");
-            let mut list = q.separated(", ");
-            for c in &filter.causes {
-                list.push_bind(c.clone());
-            }
-            q.push(")");
+            push_in(&mut q, "cause", filter.causes.iter().cloned());
         }
         if !filter.client_ids.is_empty() {
-            q.push(" AND client_id IN (");
-            let mut list = q.separated(", ");
-            for id in &filter.client_ids {
-                list.push_bind(*id);
-            }
-            q.push(")");
+            push_in(&mut q, "client_id", filter.client_ids.iter().copied());
         }
         q.push(" ORDER BY seq LIMIT ").push_bind(limit);
         let rows: Vec<StatusEventRow> = q
@@ -150,20 +139,10 @@ impl Store for SqliteStore {
         );
         q.push_bind(after);
         if !filter.kinds.is_empty() {
-            q.push(" AND kind IN (");
-            let mut list = q.separated(", ");
-            for k in &filter.kinds {
-                list.push_bind(k.name());
-            }
-            q.push(")");
+            push_in(&mut q, "kind", filter.kinds.iter().map(|k| k.name()));
         }
         if !filter.client_ids.is_empty() {
-            q.push(" AND client_id IN (");
-            let mut list = q.separated(", ");
-            for id in &filter.client_ids {
-                list.push_bind(*id);
-            }
-            q.push(")");
+            push_in(&mut q, "client_id", filter.client_ids.iter().copied());
         }
         q.push(" ORDER BY seq LIMIT ").push_bind(limit);
         let rows: Vec<AlertRow> = q
@@ -253,12 +232,7 @@ impl Store for SqliteStore {
             if stages.is_empty() {
                 return Ok(Vec::new());
             }
-            q.push(" AND c.stage IN (");
-            let mut list = q.separated(", ");
-            for s in stages {
-                list.push_bind(s.rank());
-            }
-            q.push(")");
+            push_in(&mut q, "c.stage", stages.into_iter().map(|s| s.rank()));
         }
         if let Some(owner) = &filter.owner {
             q.push(" AND c.owner = ").push_bind(owner.clone());
@@ -267,12 +241,11 @@ impl Store for SqliteStore {
             q.push(" AND c.branch = ").push_bind(branch.clone());
         }
         if !filter.lead_statuses.is_empty() {
-            q.push(" AND c.lead_status IN (");
-            let mut list = q.separated(", ");
-            for s in &filter.lead_statuses {
-                list.push_bind(s.name());
-            }
-            q.push(")");
+            push_in(
+                &mut q,
+                "c.lead_status",
+                filter.lead_statuses.iter().map(|s| s.name()),
+            );
         }
         if let Some(before) = filter.next_call_due_before {
             q.push(" AND c.next_call_at < ")
@@ -624,6 +597,19 @@ impl WriteTx for SqliteTx {
         .map_err(db_error)?;
         Ok(())
     }
+}
+
+/// Appends ` AND column IN (v1, v2, …)` with each value bound.
+fn push_in<'a, T>(q: &mut QueryBuilder<'a, Sqlite>, column: &str, values: impl Iterator<Item = T>)
+where
+    T: 'a + sqlx::Encode<'a, Sqlite> + sqlx::Type<Sqlite>,
+{
+    q.push(format!(" AND {column} IN ("));
+    let mut list = q.separated(", ");
+    for v in values {
+        list.push_bind(v);
+    }
+    q.push(")");
 }
 
 /// Database faults the caller can retry become `Unavailable`; the rest are ours.

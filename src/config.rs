@@ -64,6 +64,10 @@ pub struct Config {
     #[arg(long, env = "CLIENTSTATUS_TOKENS_FILE")]
     pub tokens_file: Option<std::path::PathBuf>,
 
+    /// Where to serve Prometheus metrics (`GET /metrics`), e.g. 0.0.0.0:9090; unset: nowhere.
+    #[arg(long, env = "CLIENTSTATUS_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+
     /// Log format: `text` for people, `json` (one object per line) for log collectors.
     #[arg(long, env = "CLIENTSTATUS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -86,6 +90,7 @@ impl Config {
             event_retention: None,
             log_format: LogFormat::Text,
             tokens_file: None,
+            metrics_listen: None,
         }
     }
 

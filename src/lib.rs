@@ -4,6 +4,7 @@
 //! - `store`: persistence behind one trait; `engine` runs a request, `sqlite` persists it.
 //! - `alerts`: the scheduler raising time-based alerts; streams are in `grpc::streams`.
 //! - `grpc`: handlers, validation, conversions, error mapping, the caller's identity.
+//! - `telemetry`: Prometheus metrics and the per-RPC span/metrics layer.
 //! - `startup`: wiring and `run(config, listener, shutdown)`; `config`: flags and variables.
 pub mod alerts;
 pub mod clock;
@@ -12,6 +13,7 @@ pub mod domain;
 pub mod grpc;
 pub mod startup;
 pub mod store;
+pub mod telemetry;
 
 /// Code generated from `proto/crm/clientstatus/v1/`.
 pub mod proto {

@@ -16,6 +16,7 @@ use crate::proto::client_status_service_server::ClientStatusServiceServer;
 use crate::store::Store;
 use crate::store::postgres::PgStore;
 use crate::store::sqlite::SqliteStore;
+use crate::telemetry::{self, RpcLayer};
 
 pub type StartError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -103,9 +104,18 @@ async fn serve<S: Store>(
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
 
+    let metrics = match config.metrics_listen {
+        Some(addr) => {
+            let metrics_listener = TcpListener::bind(addr).await?;
+            tracing::info!(addr = %metrics_listener.local_addr()?, "metrics on /metrics");
+            Some(tokio::spawn(telemetry::serve_metrics(metrics_listener)))
+        }
+        None => None,
+    };
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "clientstatus listening");
     Server::builder()
+        .layer(RpcLayer)
         .layer(access)
         .add_service(health_service)
         .add_service(reflection_v1)
@@ -116,6 +126,9 @@ async fn serve<S: Store>(
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await?;
     scheduler.abort();
+    if let Some(metrics) = metrics {
+        metrics.abort();
+    }
     tracing::info!("clientstatus stopped");
     Ok(())
 }

@@ -128,6 +128,22 @@ where
     Ok(items)
 }
 
+/// Counts an open subscription for as long as it lives.
+struct Subscribed;
+
+impl Subscribed {
+    fn new() -> Self {
+        crate::telemetry::metrics().subscriber_joined();
+        Subscribed
+    }
+}
+
+impl Drop for Subscribed {
+    fn drop(&mut self) {
+        crate::telemetry::metrics().subscriber_left();
+    }
+}
+
 /// Runs the subscriber task: batches after the cursor, then waits for a wake-up, a poll tick,
 /// shutdown, or the consumer going away.
 pub fn tail<T, R, F, Fut>(
@@ -146,6 +162,7 @@ where
 {
     let (tx, rx) = mpsc::channel(BUFFER);
     tokio::spawn(async move {
+        let _subscribed = Subscribed::new();
         let mut cursor = after;
         loop {
             if *shutdown.borrow_and_update() {

@@ -136,15 +136,48 @@ struct Appends {
 
 /// Gives the appends their sequence numbers and writes them. Status first, then alerts: every
 /// writer takes the counters in this order, so they cannot deadlock on them.
-/// Returns whether anything was appended.
-async fn append<T: WriteTx>(tx: &mut T, appends: Appends) -> Result<bool> {
-    let events = appends.events.len();
+/// What a transaction appended to the streams; counted in the metrics once it commits.
+#[derive(Debug, Default)]
+pub struct Appended {
+    events: Vec<(StatusEvent, Stage, Stage)>,
+    alerts: Vec<AlertKind>,
+}
+
+impl Appended {
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty() && self.alerts.is_empty()
+    }
+
+    pub fn alerts_len(&self) -> usize {
+        self.alerts.len()
+    }
+
+    /// Call after commit.
+    pub fn count(&self) {
+        let m = crate::telemetry::metrics();
+        for (kind, old, new) in &self.events {
+            match kind {
+                StatusEvent::StageChanged => m.stage_transition(old.name(), new.name()),
+                _ => m.status_event(),
+            }
+        }
+        for kind in &self.alerts {
+            m.alert_raised(kind.name());
+        }
+    }
+}
+
+async fn append<T: WriteTx>(tx: &mut T, appends: Appends) -> Result<Appended> {
+    let mut appended = Appended::default();
     if !appends.events.is_empty() {
         let first = tx
             .next_sequences(super::Stream::Status, appends.events.len() as i64)
             .await?;
         for (i, event) in appends.events.iter().enumerate() {
             tx.insert_status_event(first + i as i64, event).await?;
+            appended
+                .events
+                .push((event.kind, event.old_stage, event.new_stage));
         }
     }
     let mut alerts = Vec::with_capacity(appends.alerts.len());
@@ -159,9 +192,10 @@ async fn append<T: WriteTx>(tx: &mut T, appends: Appends) -> Result<bool> {
             .await?;
         for (i, alert) in alerts.iter().enumerate() {
             tx.insert_alert(first + i as i64, alert).await?;
+            appended.alerts.push(alert.kind);
         }
     }
-    Ok(events + alerts.len() > 0)
+    Ok(appended)
 }
 
 /// Raises every time-based alert due at `now`, in one transaction: claims due timers, writes
@@ -170,7 +204,7 @@ pub async fn raise_due<T: WriteTx>(
     tx: &mut T,
     now: Timestamp,
     settings: &AlertSettings,
-) -> Result<usize> {
+) -> Result<Appended> {
     let mut appends = Appends::default();
     for kind in AlertKind::TIMED {
         let delay = settings.delay(kind);
@@ -189,9 +223,7 @@ pub async fn raise_due<T: WriteTx>(
             });
         }
     }
-    let claimed = appends.alerts.len();
-    append(tx, appends).await?;
-    Ok(claimed)
+    append(tx, appends).await
 }
 
 fn snapshot(client: &Client) -> Result<String> {
@@ -206,7 +238,7 @@ pub async fn execute<T: WriteTx>(
     mutation: &Mutation,
     now: Timestamp,
     settings: &Settings,
-) -> Result<(Outcome, bool)> {
+) -> Result<(Outcome, Appended)> {
     let meta = &mutation.request.meta;
     if let Some(previous) = tx.find_request(&meta.request_id).await? {
         if previous.fingerprint != mutation.fingerprint {
@@ -221,7 +253,7 @@ pub async fn execute<T: WriteTx>(
         }
         let outcome = serde_json::from_str(&previous.outcome_json)
             .map_err(|e| StoreError::Internal(format!("stored outcome unreadable: {e}")))?;
-        return Ok((outcome, false));
+        return Ok((outcome, Appended::default()));
     }
 
     let ctx = Ctx {

@@ -76,7 +76,8 @@ impl PgStore {
         let now = self.clock.now();
         let (outcome, appended) = engine::execute(&mut tx, mutation, now, &self.settings).await?;
         tx.0.commit().await.map_err(db_error)?;
-        if appended {
+        if !appended.is_empty() {
+            appended.count();
             self.wake.send_modify(|n| *n = n.wrapping_add(1));
         }
         Ok(outcome)
@@ -307,10 +308,12 @@ impl Store for PgStore {
             match result {
                 Err(StoreError::Conflict(_)) if attempt < MAX_ATTEMPTS => attempt += 1,
                 Ok(raised) => {
-                    if raised > 0 {
-                        self.wake.send_modify(|n| *n = n.wrapping_add(1));
+                    if raised.is_empty() {
+                        return Ok(0);
                     }
-                    return Ok(raised);
+                    raised.count();
+                    self.wake.send_modify(|n| *n = n.wrapping_add(1));
+                    return Ok(raised.alerts_len());
                 }
                 Err(e) => return Err(e),
             }

@@ -88,7 +88,8 @@ impl Store for SqliteStore {
         let now = self.clock.now();
         let (outcome, appended) = engine::execute(&mut tx, &mutation, now, &self.settings).await?;
         tx.0.commit().await.map_err(db_error)?;
-        if appended {
+        if !appended.is_empty() {
+            appended.count();
             self.wake.send_modify(|n| *n = n.wrapping_add(1));
         }
         Ok(outcome)
@@ -199,10 +200,12 @@ impl Store for SqliteStore {
         let mut tx = SqliteTx(self.writer.begin().await.map_err(db_error)?);
         let raised = engine::raise_due(&mut tx, now, settings).await?;
         tx.0.commit().await.map_err(db_error)?;
-        if raised > 0 {
-            self.wake.send_modify(|n| *n = n.wrapping_add(1));
+        if raised.is_empty() {
+            return Ok(0);
         }
-        Ok(raised)
+        raised.count();
+        self.wake.send_modify(|n| *n = n.wrapping_add(1));
+        Ok(raised.alerts_len())
     }
 
     fn wakeups(&self) -> watch::Receiver<u64> {

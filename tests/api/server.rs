@@ -114,3 +114,87 @@ async fn reflection_lists_the_service_with_its_twenty_rpcs_and_two_streams() {
         );
     }
 }
+
+async fn scrape(addr: std::net::SocketAddr) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // The metrics port opens as the server starts; the harness's gRPC port is bound earlier.
+    let mut socket = None;
+    for _ in 0..100 {
+        if let Ok(s) = tokio::net::TcpStream::connect(addr).await {
+            socket = Some(s);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let mut socket = socket.expect("metrics port");
+    socket
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("request");
+    let mut out = String::new();
+    socket.read_to_string(&mut out).await.expect("response");
+    assert!(out.starts_with("HTTP/1.1 200 OK"), "{out}");
+    out
+}
+
+fn value(metrics: &str, series: &str) -> f64 {
+    metrics
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(series)
+                .and_then(|rest| rest.trim().parse().ok())
+        })
+        .unwrap_or(0.0)
+}
+
+#[tokio::test]
+async fn metrics_show_rpcs_stage_transitions_events_and_alerts_moving() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr");
+    let mut app = spawn_with(|c| c.metrics_listen = Some(port)).await;
+    let before = scrape(port).await;
+    let c = app.create("Metered").await;
+    app.call(c.client_id, clientstatus::proto::CallOutcome::NoAnswer)
+        .await;
+    app.invoice(c.client_id, "M-1").await;
+    let _ = app
+        .api
+        .get_client(clientstatus::proto::GetClientRequest { client_id: 999_999 })
+        .await;
+    let after = scrape(port).await;
+    let grew = |series: &str, by: f64| {
+        let delta = value(&after, series) - value(&before, series);
+        assert!(
+            delta >= by,
+            "{series} grew by {delta}, expected {by}:\n{after}"
+        );
+    };
+    grew(
+        "clientstatus_rpc_requests_total{method=\"CreateClient\",code=\"Ok\"}",
+        1.0,
+    );
+    grew(
+        "clientstatus_rpc_requests_total{method=\"GetClient\",code=\"NotFound\"}",
+        1.0,
+    );
+    grew(
+        "clientstatus_rpc_duration_seconds_count{method=\"RecordInvoice\",code=\"Ok\"}",
+        1.0,
+    );
+    grew(
+        "clientstatus_stage_transitions_total{from=\"NEW\",to=\"FOLLOW_UP\"}",
+        1.0,
+    );
+    grew(
+        "clientstatus_stage_transitions_total{from=\"FOLLOW_UP\",to=\"REAL\"}",
+        1.0,
+    );
+    grew("clientstatus_status_events_written_total", 2.0);
+    grew(
+        "clientstatus_alerts_raised_total{kind=\"BECAME_REAL\"}",
+        1.0,
+    );
+    assert!(after.contains("# TYPE clientstatus_stream_subscribers gauge"));
+}

@@ -10,54 +10,48 @@ use crate::helpers::*;
 
 type Api = client_status_service_client::ClientStatusServiceClient<Channel>;
 
-/// Reads `n` status events after `after`, failing if they do not come within a few seconds.
+/// Takes `n` entries from a stream, failing if they do not come within a few seconds.
+async fn take<R, T: std::fmt::Debug>(
+    mut stream: tonic::Streaming<R>,
+    n: usize,
+    unwrap: fn(R) -> Option<T>,
+) -> Vec<T> {
+    let mut out = Vec::new();
+    while out.len() < n {
+        let next = tokio::time::timeout(Duration::from_secs(10), stream.next()).await;
+        let item =
+            next.unwrap_or_else(|_| panic!("only {} of {n} entries arrived: {out:?}", out.len()));
+        let response = item.expect("stream ended").expect("entry");
+        out.push(unwrap(response).expect("entry"));
+    }
+    out
+}
+
+/// Reads `n` status events after `after`.
 pub async fn status_events(
     api: &mut Api,
     req: StreamStatusChangesRequest,
     n: usize,
 ) -> Vec<StatusChangeEvent> {
-    let mut stream = api
+    let stream = api
         .stream_status_changes(req)
         .await
         .expect("subscribe")
         .into_inner();
-    let mut out = Vec::new();
-    while out.len() < n {
-        let next = tokio::time::timeout(Duration::from_secs(10), stream.next()).await;
-        let item =
-            next.unwrap_or_else(|_| panic!("only {} of {n} events arrived: {out:?}", out.len()));
-        out.push(
-            item.expect("stream ended")
-                .expect("event")
-                .event
-                .expect("event"),
-        );
-    }
-    out
+    take(stream, n, |r| r.event).await
 }
 
 async fn alerts(api: &mut Api, after: i64, n: usize) -> Vec<Alert> {
-    let mut stream = api
-        .stream_alerts(StreamAlertsRequest {
-            after_sequence: after,
-            ..Default::default()
-        })
+    let req = StreamAlertsRequest {
+        after_sequence: after,
+        ..Default::default()
+    };
+    let stream = api
+        .stream_alerts(req)
         .await
         .expect("subscribe")
         .into_inner();
-    let mut out = Vec::new();
-    while out.len() < n {
-        let next = tokio::time::timeout(Duration::from_secs(10), stream.next()).await;
-        let item =
-            next.unwrap_or_else(|_| panic!("only {} of {n} alerts arrived: {out:?}", out.len()));
-        out.push(
-            item.expect("stream ended")
-                .expect("alert")
-                .alert
-                .expect("alert"),
-        );
-    }
-    out
+    take(stream, n, |r| r.alert).await
 }
 
 /// Every alert raised so far (waits a moment for the scheduler first).

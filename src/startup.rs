@@ -12,7 +12,9 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::grpc::ClientStatusApi;
 use crate::grpc::access::{AccessLayer, Tokens};
+use crate::grpc::catalog::StatusCatalogApi;
 use crate::proto::client_status_service_server::ClientStatusServiceServer;
+use crate::proto::status_catalog_service_server::StatusCatalogServiceServer;
 use crate::store::Store;
 use crate::store::postgres::PgStore;
 use crate::store::sqlite::SqliteStore;
@@ -95,6 +97,9 @@ async fn serve<S: Store>(
     health
         .set_serving::<ClientStatusServiceServer<ClientStatusApi<S>>>()
         .await;
+    health
+        .set_serving::<StatusCatalogServiceServer<StatusCatalogApi<S>>>()
+        .await;
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -120,6 +125,9 @@ async fn serve<S: Store>(
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
+        .add_service(StatusCatalogServiceServer::new(StatusCatalogApi::new(
+            store.clone(),
+        )))
         .add_service(ClientStatusServiceServer::new(ClientStatusApi::new(
             store, stop_watch,
         )))

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::catalog::CatalogKind;
 use super::stage::Stage;
 use super::summary::{self, SummaryEntry};
 
@@ -57,10 +58,35 @@ pub struct ClientName {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Classifications {
-    pub customer_type: String,
-    pub industry: String,
-    pub headcount_class: String,
+    /// Entries of the customer-type, industry and headcount-class catalogues.
+    pub customer_type_id: Option<i64>,
+    pub industry_id: Option<i64>,
+    pub headcount_class_id: Option<i64>,
+}
+
+impl Classifications {
+    /// Each reference with its catalogue and request field.
+    pub fn references(&self) -> [(CatalogKind, &'static str, Option<i64>); 3] {
+        [
+            (
+                CatalogKind::CustomerType,
+                "classifications.customer_type_id",
+                self.customer_type_id,
+            ),
+            (
+                CatalogKind::Industry,
+                "classifications.industry_id",
+                self.industry_id,
+            ),
+            (
+                CatalogKind::HeadcountClass,
+                "classifications.headcount_class_id",
+                self.headcount_class_id,
+            ),
+        ]
+    }
 }
 
 /// Everything the service keeps about one client. The store persists it whole; the fields it
@@ -81,6 +107,9 @@ pub struct Client {
     pub custom_properties: BTreeMap<String, String>,
 
     pub stage: Stage,
+    /// A status of `stage` from the catalogue. The store's column is authoritative.
+    #[serde(default)]
+    pub status_id: i64,
     pub lead_status: LeadStatus,
     pub record_source: String,
 

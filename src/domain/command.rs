@@ -1,6 +1,7 @@
 //! The mutations callers ask for, already validated field by field at the edge.
 use std::collections::BTreeMap;
 
+use super::catalog::CatalogCommand;
 use super::client::{CallOutcome, Classifications, ClientName, LeadStatus, Timestamp};
 use super::stage::Stage;
 
@@ -30,6 +31,8 @@ pub struct NewClient {
     pub custom_properties: BTreeMap<String, String>,
     pub lead_status: LeadStatus,
     pub record_source: String,
+    /// A NEW status to start in; absent: NEW's default.
+    pub status_id: Option<i64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,12 +94,14 @@ pub enum Action {
     },
     DeclareNotInterested {
         note: String,
-        reason: String,
+        /// A NOT_INTERESTED status of the catalogue: why.
+        reason_status_id: i64,
     },
     DeclareFrozen {
         frozen_message: String,
         note: String,
-        reason: String,
+        /// A FROZEN status of the catalogue: why the relationship ended (absent: the default).
+        reason_status_id: Option<i64>,
     },
     DeclareFictitious {
         note: String,
@@ -105,8 +110,11 @@ pub enum Action {
     Restore {
         note: String,
     },
+    /// The manager's override: a stage (its default status unless `status_id` names one of
+    /// it), or a status (its stage follows).
     SetStatus {
-        stage: Stage,
+        stage: Option<Stage>,
+        status_id: Option<i64>,
         reason: String,
     },
     Reassign {
@@ -123,6 +131,8 @@ pub enum Command {
         client_ids: Vec<i64>,
         action: Action,
     },
+    /// A change to the organisation's catalogue.
+    Catalog(CatalogCommand),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

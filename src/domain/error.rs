@@ -32,12 +32,34 @@ pub enum DomainError {
         subject: String,
         description: String,
     },
-    /// `expected_version` did not match (ABORTED).
-    #[error("client {client_id} is at version {actual}, not {expected}")]
+    /// `expected_version` did not match (ABORTED). `subject` is e.g. `clients/7`.
+    #[error("{subject} is at version {actual}, not {expected}")]
     VersionMismatch {
-        client_id: i64,
+        subject: String,
         expected: i64,
         actual: i64,
+    },
+    /// No catalogue entry of that kind with that id (NOT_FOUND).
+    #[error("no {label} {entry_id}")]
+    CatalogEntryNotFound {
+        reason: &'static str,
+        label: &'static str,
+        entry_id: i64,
+    },
+    /// A catalogue entry still in use cannot be deleted (FAILED_PRECONDITION, with the count).
+    #[error("{description}")]
+    InUse {
+        reason: &'static str,
+        subject: String,
+        description: String,
+        count: i64,
+    },
+    /// A name already taken (ALREADY_EXISTS).
+    #[error("{description}")]
+    AlreadyExists {
+        reason: &'static str,
+        subject: String,
+        description: String,
     },
     /// A business document already belongs to another client (ALREADY_EXISTS).
     #[error("{kind} {document_id} is already recorded for client {owner}")]

@@ -1,6 +1,7 @@
 //! Pure rules: stages, the forward-only advance, field stamping, the summary, lead matching.
 //! No tonic, no sqlx, no clock: time is passed in.
 pub mod alerts;
+pub mod catalog;
 pub mod client;
 pub mod command;
 pub mod error;
@@ -13,6 +14,7 @@ pub mod summary;
 mod rules_tests;
 
 pub use alerts::AlertKind;
+pub use catalog::{Catalog, CatalogCommand, CatalogKind, Entry};
 pub use client::{CallOutcome, Classifications, Client, ClientName, LeadStatus, Timestamp};
 pub use command::{
     AccountingDocument, Action, Channel, Command, DocumentKey, Meta, NewClient, Request,

@@ -6,9 +6,10 @@ use chrono::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::alerts::AlertKind;
+use super::catalog::Catalog;
 use super::client::{CallOutcome, Client, LeadStatus, Timestamp, stamp_first, stamp_last};
 use super::command::{Action, Channel, NewClient};
-use super::error::DomainError;
+use super::error::{DomainError, FieldViolation};
 use super::stage::Stage;
 use super::summary::{SummaryEntry, add_entry};
 
@@ -29,6 +30,8 @@ pub const MAX_CLOCK_SKEW: Duration = Duration::minutes(5);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum StatusEvent {
     StageChanged,
+    /// The status changed within the same stage.
+    StatusChanged,
     /// Soft delete (DeclareFictitious).
     Deleted,
     Restored,
@@ -38,6 +41,7 @@ impl StatusEvent {
     pub fn name(self) -> &'static str {
         match self {
             StatusEvent::StageChanged => "STAGE_CHANGED",
+            StatusEvent::StatusChanged => "STATUS_CHANGED",
             StatusEvent::Deleted => "DELETED",
             StatusEvent::Restored => "RESTORED",
         }
@@ -46,6 +50,7 @@ impl StatusEvent {
     pub fn from_name(name: &str) -> Option<StatusEvent> {
         [
             StatusEvent::StageChanged,
+            StatusEvent::StatusChanged,
             StatusEvent::Deleted,
             StatusEvent::Restored,
         ]
@@ -61,6 +66,9 @@ pub struct Change {
     /// `None` when the client was created by this change.
     pub old_stage: Option<Stage>,
     pub new_stage: Stage,
+    /// `None` when the client was created by this change.
+    pub old_status_id: Option<i64>,
+    pub new_status_id: i64,
     pub note: String,
     pub details: BTreeMap<String, String>,
     pub alerts: Vec<AlertKind>,
@@ -85,6 +93,8 @@ pub struct Ctx<'a> {
     pub now: Timestamp,
     pub actor: &'a str,
     pub settings: &'a Settings,
+    /// The statuses (and, for a new client, the classifications) the change may refer to.
+    pub catalog: &'a Catalog,
 }
 
 /// `occurred_at` defaults to now; a time further ahead than clock skew explains is refused.
@@ -102,8 +112,34 @@ pub fn resolve_occurred_at(
     }
 }
 
-/// A new client from a lead or an agent: stage NEW, NO_CALL_YET.
-pub fn create(new: &NewClient, ctx: &Ctx) -> (Client, Change) {
+/// A new client from a lead or an agent: stage NEW (its default status unless the request
+/// names a NEW status), NO_CALL_YET. Classifications must name entries of their catalogues.
+pub fn create(new: &NewClient, ctx: &Ctx) -> Result<(Client, Change), DomainError> {
+    let status_id = match new.status_id {
+        Some(id) => {
+            ctx.catalog
+                .status_of_stage("status_id", id, Stage::New)?
+                .entry_id
+        }
+        None => ctx.catalog.default_status(Stage::New),
+    };
+    let mut violations = Vec::new();
+    for (kind, field, id) in new.classifications.references() {
+        if let Some(id) = id
+            && ctx.catalog.get(kind, id).is_none()
+        {
+            violations.push(FieldViolation::new(
+                field,
+                format!("no {} {id}", kind.label()),
+            ));
+        }
+    }
+    if !violations.is_empty() {
+        return Err(DomainError::InvalidArgument {
+            reason: "INVALID_ARGUMENT",
+            violations,
+        });
+    }
     let client = Client {
         client_id: 0,
         name: new.name.clone(),
@@ -117,6 +153,7 @@ pub fn create(new: &NewClient, ctx: &Ctx) -> (Client, Change) {
         classifications: new.classifications.clone(),
         custom_properties: new.custom_properties.clone(),
         stage: Stage::New,
+        status_id,
         lead_status: new.lead_status,
         record_source: new.record_source.clone(),
         created_at: ctx.at,
@@ -152,12 +189,14 @@ pub fn create(new: &NewClient, ctx: &Ctx) -> (Client, Change) {
         cause: "CreateClient",
         old_stage: None,
         new_stage: Stage::New,
+        old_status_id: None,
+        new_status_id: status_id,
         note: String::new(),
         details,
         alerts: Vec::new(),
         event: None,
     };
-    (client, change)
+    Ok((client, change))
 }
 
 /// The portal re-sent a lead that matches this client: no new client, INTERESTED_AGAIN.
@@ -171,6 +210,8 @@ pub fn interested_again(client: &mut Client, matched_on: &str, ctx: &Ctx) -> Cha
         cause: "CreateClient",
         old_stage: Some(client.stage),
         new_stage: client.stage,
+        old_status_id: Some(client.status_id),
+        new_status_id: client.status_id,
         note: String::new(),
         details,
         alerts: vec![AlertKind::InterestedAgain],
@@ -192,7 +233,7 @@ pub fn apply(
         && expected != client.version
     {
         return Err(DomainError::VersionMismatch {
-            client_id: id,
+            subject: format!("clients/{id}"),
             expected,
             actual: client.version,
         });
@@ -229,7 +270,25 @@ pub fn apply(
         }
     }
 
+    if matches!(
+        action,
+        Action::IssueQuote { .. } | Action::ApproveOrder { .. }
+    ) && let Some(status) = ctx.catalog.status(client.status_id)
+        && !status.selectable_for_project
+    {
+        return Err(DomainError::precondition(
+            "STATUS_NOT_SELECTABLE_FOR_PROJECT",
+            id,
+            format!(
+                "client {id} is in status {:?}, which does not allow quotes or orders; \
+                 change its status first",
+                status.name
+            ),
+        ));
+    }
+
     let old = client.stage;
+    let old_status = client.status_id;
     let at = ctx.at;
     let actor = ctx.actor;
     let mut details = BTreeMap::new();
@@ -249,7 +308,7 @@ pub fn apply(
                     "must be after occurred_at: it names a future call",
                 ));
             }
-            advance(client, Stage::FollowUp);
+            advance(client, ctx, Stage::FollowUp);
             // Only the newest attempt decides who called, how it went and what comes next;
             // a replayed older attempt still counts for the stage and the summary.
             if client.last_call_at.is_none_or(|last| at >= last) {
@@ -277,7 +336,7 @@ pub fn apply(
             note = n.clone();
         }
         Action::MessageSent { channel, note: n } => {
-            advance(client, Stage::FollowUp);
+            advance(client, ctx, Stage::FollowUp);
             if *channel == Channel::Sms {
                 summary(client, ctx, "SMS", n);
             }
@@ -289,12 +348,12 @@ pub fn apply(
             meeting_at,
             note: n,
         } => {
-            advance(client, Stage::FollowUp);
+            advance(client, ctx, Stage::FollowUp);
             details.insert("meeting_at".into(), meeting_at.to_rfc3339());
             note = n.clone();
         }
         Action::SummarizeMeeting { note: n } => {
-            advance(client, Stage::FollowUpMeetingOrQuote);
+            advance(client, ctx, Stage::FollowUpMeetingOrQuote);
             stamp_first(&mut client.first_meeting_at, at);
             stamp_last(&mut client.last_meeting_at, at);
             stamp_last(&mut client.last_contact_at, at);
@@ -302,14 +361,14 @@ pub fn apply(
             note = n.clone();
         }
         Action::IssueQuote { note: n, .. } => {
-            advance(client, Stage::FollowUpMeetingOrQuote);
+            advance(client, ctx, Stage::FollowUpMeetingOrQuote);
             stamp_first(&mut client.first_quote_at, at);
             note = n.clone();
         }
         Action::ApproveOrder { note: n, .. }
         | Action::RecordInvoice { note: n, .. }
         | Action::OpenTradingAccount { note: n, .. } => {
-            advance(client, Stage::Real);
+            advance(client, ctx, Stage::Real);
             stamp_first(&mut client.became_real_at, at);
             if let Action::OpenTradingAccount {
                 trading_account_id, ..
@@ -320,7 +379,7 @@ pub fn apply(
             note = n.clone();
         }
         Action::RecordPaidService { note: n, .. } => {
-            advance(client, Stage::RealClubOrContract);
+            advance(client, ctx, Stage::RealClubOrContract);
             stamp_first(&mut client.became_real_at, at);
             note = n.clone();
         }
@@ -344,7 +403,7 @@ pub fn apply(
             // Only filling properties is a deal; a request that only clears some is not.
             if ctx.settings.extra_properties_mean_deal && properties.values().any(|v| !v.is_empty())
             {
-                advance(client, Stage::Real);
+                advance(client, ctx, Stage::Real);
             }
             details.insert(
                 "properties".into(),
@@ -352,7 +411,10 @@ pub fn apply(
             );
             note = String::new();
         }
-        Action::DeclareNotInterested { note: n, reason } => {
+        Action::DeclareNotInterested {
+            note: n,
+            reason_status_id,
+        } => {
             if client.stage >= Stage::Real {
                 return Err(DomainError::precondition(
                     "NOT_INTERESTED_ONLY_BELOW_REAL",
@@ -363,17 +425,23 @@ pub fn apply(
                     ),
                 ));
             }
-            set_stage(client, Stage::NotInterested);
+            let reason = ctx
+                .catalog
+                .status_of_stage("reason_status_id", *reason_status_id, Stage::NotInterested)?
+                .name
+                .clone();
+            set_stage(client, ctx, Stage::NotInterested);
+            client.status_id = *reason_status_id;
             client.not_interested_reason = reason.clone();
             stamp_last(&mut client.last_contact_at, at);
             summary(client, ctx, &format!("Not interested ({reason})"), n);
-            details.insert("reason".into(), reason.clone());
+            details.insert("reason".into(), reason);
             note = n.clone();
         }
         Action::DeclareFrozen {
             frozen_message,
             note: n,
-            reason,
+            reason_status_id,
         } => {
             if !matches!(client.stage, Stage::Real | Stage::RealClubOrContract) {
                 return Err(DomainError::precondition(
@@ -385,12 +453,24 @@ pub fn apply(
                     ),
                 ));
             }
-            set_stage(client, Stage::Frozen);
+            let reason = match reason_status_id {
+                Some(sid) => Some(
+                    ctx.catalog
+                        .status_of_stage("reason_status_id", *sid, Stage::Frozen)?
+                        .name
+                        .clone(),
+                ),
+                None => None,
+            };
+            set_stage(client, ctx, Stage::Frozen);
+            if let Some(sid) = reason_status_id {
+                client.status_id = *sid;
+            }
             client.frozen_message = frozen_message.clone();
-            client.frozen_reason = reason.clone();
+            client.frozen_reason = reason.clone().unwrap_or_default();
             details.insert("frozen_message".into(), frozen_message.clone());
-            if !reason.is_empty() {
-                details.insert("reason".into(), reason.clone());
+            if let Some(reason) = reason {
+                details.insert("reason".into(), reason);
             }
             note = n.clone();
         }
@@ -420,8 +500,38 @@ pub fn apply(
             client.fictitious_reason.clear();
             note = n.clone();
         }
-        Action::SetStatus { stage, reason } => {
-            set_stage(client, *stage);
+        Action::SetStatus {
+            stage,
+            status_id,
+            reason,
+        } => {
+            let (stage, status) = match (stage, status_id) {
+                (Some(stage), Some(sid)) => (
+                    *stage,
+                    Some(
+                        ctx.catalog
+                            .status_of_stage("status_id", *sid, *stage)?
+                            .entry_id,
+                    ),
+                ),
+                (None, Some(sid)) => {
+                    let status = ctx.catalog.status(*sid).ok_or_else(|| {
+                        DomainError::invalid("status_id", format!("no status {sid}"))
+                    })?;
+                    (status.stage.unwrap_or(client.stage), Some(*sid))
+                }
+                (Some(stage), None) => (*stage, None),
+                (None, None) => {
+                    return Err(DomainError::invalid(
+                        "stage",
+                        "name a stage, a status, or both",
+                    ));
+                }
+            };
+            set_stage(client, ctx, stage);
+            if let Some(sid) = status {
+                client.status_id = sid;
+            }
             note = reason.clone();
         }
         Action::Reassign {
@@ -434,7 +544,8 @@ pub fn apply(
             details.insert("reset_stage".into(), reset_stage.to_string());
             client.owner = new_owner.clone();
             if *reset_stage {
-                set_stage(client, Stage::New);
+                set_stage(client, ctx, Stage::New);
+                client.status_id = ctx.catalog.default_status(Stage::New);
             }
             stamp_last(&mut client.last_allocated_at, at);
             note = n.clone();
@@ -446,6 +557,10 @@ pub fn apply(
     }
 
     let new = client.stage;
+    if client.status_id != old_status {
+        details.insert("old_status_id".into(), old_status.to_string());
+        details.insert("new_status_id".into(), client.status_id.to_string());
+    }
     let mut alerts = Vec::new();
     // Entering REAL (or REAL_CLUB_OR_CONTRACT) for the first time, or from a prospect stage.
     if matches!(new, Stage::Real | Stage::RealClubOrContract)
@@ -461,6 +576,7 @@ pub fn apply(
         Action::DeclareFictitious { .. } => Some(StatusEvent::Deleted),
         Action::Restore { .. } => Some(StatusEvent::Restored),
         _ if old != new => Some(StatusEvent::StageChanged),
+        _ if old_status != client.status_id => Some(StatusEvent::StatusChanged),
         _ => None,
     };
     client.version += 1;
@@ -469,6 +585,8 @@ pub fn apply(
         cause: action.cause(),
         old_stage: Some(old),
         new_stage: new,
+        old_status_id: Some(old_status),
+        new_status_id: client.status_id,
         note,
         details,
         alerts,
@@ -477,19 +595,23 @@ pub fn apply(
 }
 
 /// Automatic advance: the forward-only rule.
-fn advance(client: &mut Client, floor: Stage) {
-    set_stage(client, client.stage.advance(floor));
+fn advance(client: &mut Client, ctx: &Ctx, floor: Stage) {
+    set_stage(client, ctx, client.stage.advance(floor));
 }
 
 /// Moves to `stage`; a client leaving NOT_INTERESTED or FROZEN drops that declaration's
 /// fields (its history keeps them), so a revived client shows no stale pop-up.
-fn set_stage(client: &mut Client, stage: Stage) {
+/// Entering another stage puts its default status.
+fn set_stage(client: &mut Client, ctx: &Ctx, stage: Stage) {
     if client.stage == Stage::NotInterested && stage != Stage::NotInterested {
         client.not_interested_reason.clear();
     }
     if client.stage == Stage::Frozen && stage != Stage::Frozen {
         client.frozen_message.clear();
         client.frozen_reason.clear();
+    }
+    if client.stage != stage {
+        client.status_id = ctx.catalog.default_status(stage);
     }
     client.stage = stage;
 }

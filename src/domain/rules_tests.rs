@@ -14,12 +14,86 @@ const SETTINGS: Settings = Settings {
     extra_properties_mean_deal: false,
 };
 
+/// NOT_INTERESTED "Price", FROZEN "Moved abroad", FOLLOW_UP "Prospect, no projects"
+/// (not selectable for projects), REAL "Key account", and customer type "A".
+const PRICE: i64 = 11;
+const MOVED_ABROAD: i64 = 21;
+const NO_PROJECTS: i64 = 31;
+const KEY_ACCOUNT: i64 = 41;
+const TYPE_A: i64 = 51;
+
+fn entry(entry_id: i64, kind: CatalogKind, stage: Option<Stage>, name: &str) -> Entry {
+    Entry {
+        entry_id,
+        kind,
+        name: name.into(),
+        display_order: 1,
+        stage,
+        color: "#000000".into(),
+        selectable_for_project: true,
+        selectable_as_supplier: false,
+        ended: stage.is_some_and(catalog::ended_by_default),
+        is_default: false,
+        status_ids: Vec::new(),
+        version: 1,
+        created_at: t(0),
+        updated_at: t(0),
+    }
+}
+
+fn test_catalog() -> Catalog {
+    let mut entries: Vec<Entry> = Stage::ALL
+        .into_iter()
+        .map(|stage| {
+            let mut e = entry(
+                catalog::builtin_default_status(stage),
+                CatalogKind::Status,
+                Some(stage),
+                stage.name(),
+            );
+            e.is_default = true;
+            e
+        })
+        .collect();
+    entries.push(entry(
+        PRICE,
+        CatalogKind::Status,
+        Some(Stage::NotInterested),
+        "Price",
+    ));
+    entries.push(entry(
+        MOVED_ABROAD,
+        CatalogKind::Status,
+        Some(Stage::Frozen),
+        "Moved abroad",
+    ));
+    let mut no_projects = entry(
+        NO_PROJECTS,
+        CatalogKind::Status,
+        Some(Stage::FollowUp),
+        "Prospect, no projects",
+    );
+    no_projects.selectable_for_project = false;
+    entries.push(no_projects);
+    entries.push(entry(
+        KEY_ACCOUNT,
+        CatalogKind::Status,
+        Some(Stage::Real),
+        "Key account",
+    ));
+    entries.push(entry(TYPE_A, CatalogKind::CustomerType, None, "A"));
+    Catalog { entries }
+}
+
+static CATALOG: std::sync::LazyLock<Catalog> = std::sync::LazyLock::new(test_catalog);
+
 fn ctx_at(min: i64) -> Ctx<'static> {
     Ctx {
         at: t(min),
         now: t(1_000),
         actor: "dana",
         settings: &SETTINGS,
+        catalog: &CATALOG,
     }
 }
 
@@ -39,8 +113,9 @@ fn new_client() -> Client {
         custom_properties: BTreeMap::new(),
         lead_status: LeadStatus::Hot,
         record_source: "web".into(),
+        status_id: None,
     };
-    let (mut c, _) = create(&new, &ctx_at(0));
+    let (mut c, _) = create(&new, &ctx_at(0)).unwrap();
     c.client_id = 7;
     c
 }
@@ -48,6 +123,7 @@ fn new_client() -> Client {
 fn client_at(stage: Stage) -> Client {
     let mut c = new_client();
     c.stage = stage;
+    c.status_id = catalog::builtin_default_status(stage);
     c
 }
 
@@ -328,14 +404,15 @@ fn declare_not_interested_only_below_real() {
             &mut c,
             Action::DeclareNotInterested {
                 note: "no budget".into(),
-                reason: "PRICE".into(),
+                reason_status_id: PRICE,
             },
             1,
         );
         if stage < Stage::Real {
             assert!(r.is_ok(), "{stage:?}");
             assert_eq!(c.stage, Stage::NotInterested);
-            assert_eq!(c.not_interested_reason, "PRICE");
+            assert_eq!(c.not_interested_reason, "Price");
+            assert_eq!(c.status_id, PRICE);
             assert!(c.recent_events_summary().contains("no budget"));
         } else {
             assert!(
@@ -362,7 +439,7 @@ fn declare_frozen_only_from_real() {
             Action::DeclareFrozen {
                 frozen_message: "call legal".into(),
                 note: "stopped".into(),
-                reason: String::new(),
+                reason_status_id: None,
             },
             1,
         );
@@ -373,11 +450,17 @@ fn declare_frozen_only_from_real() {
                     cause: "DeclareFrozen",
                     old_stage: Some(stage),
                     new_stage: Stage::Frozen,
+                    old_status_id: Some(catalog::builtin_default_status(stage)),
+                    new_status_id: catalog::builtin_default_status(Stage::Frozen),
                     note: "stopped".into(),
-                    details: BTreeMap::from([(
-                        "frozen_message".to_string(),
-                        "call legal".to_string()
-                    )]),
+                    details: BTreeMap::from([
+                        ("frozen_message".to_string(), "call legal".to_string()),
+                        (
+                            "old_status_id".to_string(),
+                            catalog::builtin_default_status(stage).to_string()
+                        ),
+                        ("new_status_id".to_string(), "7".to_string()),
+                    ]),
                     alerts: vec![AlertKind::Frozen],
                     event: Some(StatusEvent::StageChanged),
                 })
@@ -463,7 +546,8 @@ fn set_status_moves_anywhere_including_down() {
     let ch = changed(
         &mut c,
         Action::SetStatus {
-            stage: Stage::FollowUp,
+            stage: Some(Stage::FollowUp),
+            status_id: None,
             reason: "data fix".into(),
         },
         1,
@@ -473,7 +557,8 @@ fn set_status_moves_anywhere_including_down() {
     changed(
         &mut c,
         Action::SetStatus {
-            stage: Stage::Real,
+            stage: Some(Stage::Real),
+            status_id: None,
             reason: "manual".into(),
         },
         2,
@@ -538,7 +623,7 @@ fn expected_version_mismatch_is_refused() {
     assert_eq!(
         err,
         DomainError::VersionMismatch {
-            client_id: 7,
+            subject: "clients/7".into(),
             expected: 5,
             actual: 1
         }
@@ -583,7 +668,7 @@ fn leaving_not_interested_clears_its_reason() {
         &mut c,
         Action::DeclareNotInterested {
             note: "n".into(),
-            reason: "PRICE".into(),
+            reason_status_id: PRICE,
         },
         1,
     );
@@ -608,7 +693,8 @@ fn stage_changes_deletes_and_restores_write_status_events_and_nothing_else_does(
     let ch = changed(
         &mut c,
         Action::SetStatus {
-            stage: Stage::FollowUp,
+            stage: Some(Stage::FollowUp),
+            status_id: None,
             reason: "same".into(),
         },
         3,
@@ -850,7 +936,8 @@ fn documents_and_declarations_without_a_star_do_not_stamp_last_contact() {
             note: String::new(),
         },
         Action::SetStatus {
-            stage: Stage::FollowUp,
+            stage: Some(Stage::FollowUp),
+            status_id: None,
             reason: "r".into(),
         },
         Action::Reassign {
@@ -871,7 +958,8 @@ fn became_real_at_is_stamped_the_first_time_a_client_enters_real_even_from_froze
     changed(
         &mut c,
         Action::SetStatus {
-            stage: Stage::Frozen,
+            stage: Some(Stage::Frozen),
+            status_id: None,
             reason: "import".into(),
         },
         1,
@@ -879,11 +967,297 @@ fn became_real_at_is_stamped_the_first_time_a_client_enters_real_even_from_froze
     let ch = changed(
         &mut c,
         Action::SetStatus {
-            stage: Stage::Real,
+            stage: Some(Stage::Real),
+            status_id: None,
             reason: "fix".into(),
         },
         2,
     );
     assert_eq!(c.became_real_at, Some(t(2)));
     assert_eq!(ch.alerts, vec![AlertKind::BecameReal]);
+}
+
+// --- The catalogue's statuses (spec section 3) ---
+
+fn with_ctx(c: &mut Client, action: Action, ctx: &Ctx) -> Result<Effect, DomainError> {
+    apply(c, &action, ctx, None, None)
+}
+
+#[test]
+fn a_new_client_takes_news_default_status_or_a_named_new_status() {
+    assert_eq!(
+        new_client().status_id,
+        catalog::builtin_default_status(Stage::New)
+    );
+    let mut new = NewClient {
+        name: ClientName {
+            last_name: "Cohen".into(),
+            ..Default::default()
+        },
+        branch: String::new(),
+        owner: String::new(),
+        email: String::new(),
+        phone: String::new(),
+        external_lead_id: String::new(),
+        parent_client_id: None,
+        classifications: Classifications::default(),
+        custom_properties: BTreeMap::new(),
+        lead_status: LeadStatus::Regular,
+        record_source: String::new(),
+        status_id: Some(NO_PROJECTS),
+    };
+    let err = create(&new, &ctx_at(0)).unwrap_err();
+    assert!(
+        matches!(&err, DomainError::InvalidArgument { violations, .. } if violations[0].field == "status_id"),
+        "a FOLLOW_UP status cannot start a client: {err:?}"
+    );
+    new.status_id = None;
+    new.classifications.customer_type_id = Some(999);
+    let err = create(&new, &ctx_at(0)).unwrap_err();
+    assert!(
+        matches!(&err, DomainError::InvalidArgument { violations, .. }
+            if violations[0].field == "classifications.customer_type_id"),
+        "{err:?}"
+    );
+    new.classifications.customer_type_id = Some(TYPE_A);
+    new.classifications.industry_id = Some(TYPE_A);
+    let err = create(&new, &ctx_at(0)).unwrap_err();
+    assert!(
+        matches!(&err, DomainError::InvalidArgument { violations, .. }
+            if violations.len() == 1 && violations[0].field == "classifications.industry_id"),
+        "a customer type is not an industry: {err:?}"
+    );
+    new.classifications.industry_id = None;
+    let (c, change) = create(&new, &ctx_at(0)).unwrap();
+    assert_eq!(c.classifications.customer_type_id, Some(TYPE_A));
+    assert_eq!(change.new_status_id, 1);
+}
+
+#[test]
+fn an_automatic_advance_puts_the_target_stages_default_status() {
+    let mut c = new_client();
+    let ch = changed(&mut c, call(CallOutcome::NoAnswer, None), 1);
+    assert_eq!(
+        c.status_id,
+        catalog::builtin_default_status(Stage::FollowUp)
+    );
+    assert_eq!((ch.old_status_id, ch.new_status_id), (Some(1), 2));
+    changed(&mut c, invoice("I1"), 2);
+    assert_eq!(c.status_id, catalog::builtin_default_status(Stage::Real));
+
+    // A default moved to another status is what an advance puts.
+    let mut moved = test_catalog();
+    for e in &mut moved.entries {
+        if e.stage == Some(Stage::Real) {
+            e.is_default = e.entry_id == KEY_ACCOUNT;
+        }
+    }
+    let ctx = Ctx {
+        catalog: &moved,
+        ..ctx_at(3)
+    };
+    let mut c = client_at(Stage::FollowUp);
+    with_ctx(&mut c, invoice("I2"), &ctx).unwrap();
+    assert_eq!((c.stage, c.status_id), (Stage::Real, KEY_ACCOUNT));
+}
+
+#[test]
+fn an_event_that_does_not_change_the_stage_keeps_the_status() {
+    let mut c = client_at(Stage::FollowUp);
+    c.status_id = NO_PROJECTS;
+    let ch = changed(&mut c, call(CallOutcome::ShortCall, None), 1);
+    assert_eq!(c.status_id, NO_PROJECTS);
+    assert_eq!(ch.event, None);
+    assert!(!ch.details.contains_key("new_status_id"));
+}
+
+#[test]
+fn declare_not_interested_takes_a_not_interested_status_as_its_reason() {
+    for (id, why) in [
+        (MOVED_ABROAD, "belongs to stage FROZEN"),
+        (999, "no status 999"),
+    ] {
+        let mut c = new_client();
+        let before = c.clone();
+        let err = run(
+            &mut c,
+            Action::DeclareNotInterested {
+                note: "n".into(),
+                reason_status_id: id,
+            },
+            1,
+        )
+        .unwrap_err();
+        match err {
+            DomainError::InvalidArgument { violations, .. } => {
+                assert_eq!(violations[0].field, "reason_status_id");
+                assert!(violations[0].description.contains(why), "{violations:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(c, before, "a refused declaration changes nothing");
+    }
+    let mut c = new_client();
+    changed(
+        &mut c,
+        Action::DeclareNotInterested {
+            note: "n".into(),
+            reason_status_id: catalog::builtin_default_status(Stage::NotInterested),
+        },
+        1,
+    );
+    assert_eq!(c.not_interested_reason, "NOT_INTERESTED");
+}
+
+#[test]
+fn declare_frozen_takes_an_optional_frozen_status() {
+    let mut c = client_at(Stage::Real);
+    changed(
+        &mut c,
+        Action::DeclareFrozen {
+            frozen_message: "m".into(),
+            note: "n".into(),
+            reason_status_id: Some(MOVED_ABROAD),
+        },
+        1,
+    );
+    assert_eq!((c.stage, c.status_id), (Stage::Frozen, MOVED_ABROAD));
+    assert_eq!(c.frozen_reason, "Moved abroad");
+    let mut c = client_at(Stage::Real);
+    let err = run(
+        &mut c,
+        Action::DeclareFrozen {
+            frozen_message: "m".into(),
+            note: "n".into(),
+            reason_status_id: Some(PRICE),
+        },
+        1,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, DomainError::InvalidArgument { .. }),
+        "{err:?}"
+    );
+    assert_eq!(c.stage, Stage::Real);
+}
+
+#[test]
+fn a_status_not_selectable_for_project_refuses_quotes_and_orders_only() {
+    let quote = Action::IssueQuote {
+        quote_id: "Q1".into(),
+        note: String::new(),
+    };
+    let order = Action::ApproveOrder {
+        order_id: "O1".into(),
+        note: String::new(),
+    };
+    for action in [quote, order] {
+        let mut c = client_at(Stage::FollowUp);
+        c.status_id = NO_PROJECTS;
+        let before = c.clone();
+        let err = run(&mut c, action.clone(), 1).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                DomainError::FailedPrecondition {
+                    reason: "STATUS_NOT_SELECTABLE_FOR_PROJECT",
+                    ..
+                }
+            ),
+            "{action:?}: {err:?}"
+        );
+        assert_eq!(c, before);
+        // In a selectable status the same action goes through.
+        let mut c = client_at(Stage::FollowUp);
+        changed(&mut c, action, 1);
+    }
+    let mut c = client_at(Stage::FollowUp);
+    c.status_id = NO_PROJECTS;
+    changed(&mut c, invoice("I1"), 1);
+    assert_eq!(c.stage, Stage::Real, "an invoice is not a project");
+}
+
+#[test]
+fn set_status_sets_a_stage_a_status_or_both_consistently() {
+    let mut c = new_client();
+    let ch = changed(
+        &mut c,
+        Action::SetStatus {
+            stage: None,
+            status_id: Some(KEY_ACCOUNT),
+            reason: "r".into(),
+        },
+        1,
+    );
+    assert_eq!((c.stage, c.status_id), (Stage::Real, KEY_ACCOUNT));
+    assert_eq!(ch.event, Some(StatusEvent::StageChanged));
+    // Within the stage: a status change, with its own event kind.
+    let ch = changed(
+        &mut c,
+        Action::SetStatus {
+            stage: Some(Stage::Real),
+            status_id: Some(catalog::builtin_default_status(Stage::Real)),
+            reason: "r".into(),
+        },
+        2,
+    );
+    assert_eq!(ch.event, Some(StatusEvent::StatusChanged));
+    assert_eq!(ch.details["old_status_id"], KEY_ACCOUNT.to_string());
+    let before = c.clone();
+    let err = run(
+        &mut c,
+        Action::SetStatus {
+            stage: Some(Stage::New),
+            status_id: Some(KEY_ACCOUNT),
+            reason: "r".into(),
+        },
+        3,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, DomainError::InvalidArgument { .. }),
+        "{err:?}"
+    );
+    assert_eq!(c, before);
+    changed(
+        &mut c,
+        Action::SetStatus {
+            stage: Some(Stage::FollowUp),
+            status_id: None,
+            reason: "r".into(),
+        },
+        4,
+    );
+    assert_eq!(
+        c.status_id,
+        catalog::builtin_default_status(Stage::FollowUp)
+    );
+}
+
+#[test]
+fn reassign_with_reset_puts_news_default_status() {
+    let mut c = client_at(Stage::Real);
+    c.status_id = KEY_ACCOUNT;
+    changed(
+        &mut c,
+        Action::Reassign {
+            new_owner: "x".into(),
+            reset_stage: true,
+            note: String::new(),
+        },
+        1,
+    );
+    assert_eq!((c.stage, c.status_id), (Stage::New, 1));
+    let mut c = client_at(Stage::Real);
+    c.status_id = KEY_ACCOUNT;
+    changed(
+        &mut c,
+        Action::Reassign {
+            new_owner: "x".into(),
+            reset_stage: false,
+            note: String::new(),
+        },
+        1,
+    );
+    assert_eq!(c.status_id, KEY_ACCOUNT);
 }

@@ -25,7 +25,15 @@ pub enum Role {
     Dashboard,
 }
 
-const READS: &[&str] = &["GetClient", "ListClients", "GetClientHistory"];
+/// "All reads": clients, history, and the catalogue listings.
+const READS: &[&str] = &[
+    "GetClient",
+    "ListClients",
+    "GetClientHistory",
+    "ListStatuses",
+    "ListStatusGroups",
+    "ListClassifications",
+];
 const STREAMS: &[&str] = &["StreamStatusChanges", "StreamAlerts"];
 const AGENT_WRITES: &[&str] = &[
     "CreateClient",
@@ -39,10 +47,26 @@ const AGENT_WRITES: &[&str] = &[
     "DeclareNotInterested",
     "DeclareFictitious",
 ];
-const MANAGER_WRITES: &[&str] = &["DeclareFrozen", "RestoreClient", "SetStatus", "Reassign"];
+const MANAGER_WRITES: &[&str] = &[
+    "DeclareFrozen",
+    "RestoreClient",
+    "SetStatus",
+    "Reassign",
+    // Catalogue changes.
+    "CreateStatus",
+    "UpdateStatus",
+    "DeleteStatus",
+    "CreateStatusGroup",
+    "UpdateStatusGroup",
+    "DeleteStatusGroup",
+    "CreateClassification",
+    "UpdateClassification",
+    "DeleteClassification",
+];
 
 impl Role {
-    /// The spec's role table: may this role call `method` of ClientStatusService?
+    /// The spec's role table: may this role call `method` (of ClientStatusService or
+    /// StatusCatalogService)?
     pub fn may_call(self, method: &str) -> bool {
         let any = |lists: &[&[&str]]| lists.iter().any(|l| l.contains(&method));
         match self {
@@ -153,18 +177,25 @@ fn decode_hex(text: &str) -> Option<[u8; 32]> {
     Some(out)
 }
 
-const SERVICE_PREFIX: &str = "/crm.clientstatus.v1.ClientStatusService/";
+/// Paths anyone may call: health checks and server reflection.
+const OPEN_PREFIXES: &[&str] = &["/grpc.health.v1.Health/", "/grpc.reflection."];
 
 /// Decides a request: `Ok(Some(p))` to run it as `p`, `Ok(None)` for paths that need no token
-/// (health, reflection) or when no credentials are configured, `Err` to refuse it.
+/// (health, reflection) or when no credentials are configured, `Err` to refuse it. Every
+/// other path needs a token whose roles allow its method, so a service added later is closed
+/// until the role table names its methods.
 fn authorize(
     tokens: Option<&Tokens>,
     path: &str,
     headers: &http::HeaderMap,
 ) -> Result<Option<Principal>, Status> {
-    let (Some(tokens), Some(method)) = (tokens, path.strip_prefix(SERVICE_PREFIX)) else {
+    let Some(tokens) = tokens else {
         return Ok(None);
     };
+    if OPEN_PREFIXES.iter().any(|p| path.starts_with(p)) {
+        return Ok(None);
+    }
+    let method = path.rsplit('/').next().unwrap_or_default();
     let token = headers
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

@@ -91,10 +91,11 @@ pub fn client_to_proto(c: Client) -> pb::Client {
         parent_client_id: c.parent_client_id.unwrap_or(0),
         child_client_ids: c.child_client_ids,
         classifications: Some(pb::Classifications {
-            customer_type: c.classifications.customer_type,
-            industry: c.classifications.industry,
-            headcount_class: c.classifications.headcount_class,
+            customer_type_id: c.classifications.customer_type_id.unwrap_or(0),
+            industry_id: c.classifications.industry_id.unwrap_or(0),
+            headcount_class_id: c.classifications.headcount_class_id.unwrap_or(0),
         }),
+        status_id: c.status_id,
         custom_properties: c.custom_properties,
         stage: stage_to_proto(c.stage) as i32,
         permanent: c.stage.is_permanent(),
@@ -185,6 +186,7 @@ pub fn parse_history_position(p: &str) -> Option<(Timestamp, i64)> {
 pub fn status_event_to_proto(e: StatusEventRecord) -> pb::StreamStatusChangesResponse {
     let kind = match e.kind {
         StatusEvent::StageChanged => pb::StatusEventKind::StageChanged,
+        StatusEvent::StatusChanged => pb::StatusEventKind::StatusChanged,
         StatusEvent::Deleted => pb::StatusEventKind::Deleted,
         StatusEvent::Restored => pb::StatusEventKind::Restored,
     };
@@ -195,6 +197,8 @@ pub fn status_event_to_proto(e: StatusEventRecord) -> pb::StreamStatusChangesRes
             kind: kind as i32,
             old_stage: stage_to_proto(e.old_stage) as i32,
             new_stage: stage_to_proto(e.new_stage) as i32,
+            old_status_id: e.old_status_id,
+            new_status_id: e.new_status_id,
             cause: e.cause,
             actor: e.actor,
             occurred_at: Some(timestamp(e.occurred_at)),

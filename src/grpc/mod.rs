@@ -2,6 +2,7 @@
 //! the caller's identity.
 pub mod access;
 pub mod auth;
+pub mod catalog;
 pub mod codec;
 pub mod convert;
 pub mod requests;

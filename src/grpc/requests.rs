@@ -150,7 +150,7 @@ impl MutationRequest for pb::CreateClientRequest {
     }
     fn command(&self, c: &mut Check) -> Command {
         let name = self.name.clone().unwrap_or_default();
-        let class = self.classifications.clone().unwrap_or_default();
+        let class = self.classifications.unwrap_or_default();
         let lead_status = match pb::LeadStatus::try_from(self.lead_status) {
             Ok(pb::LeadStatus::Unspecified) => LeadStatus::Regular,
             Ok(s) => lead_status_from_proto(s).unwrap_or(LeadStatus::Regular),
@@ -179,25 +179,15 @@ impl MutationRequest for pb::CreateClientRequest {
             external_lead_id: c.line("external_lead_id", &self.external_lead_id, ID_MAX, false),
             parent_client_id: (parent > 0).then_some(parent),
             classifications: Classifications {
-                customer_type: c.line(
-                    "classifications.customer_type",
-                    &class.customer_type,
-                    SHORT_MAX,
-                    false,
-                ),
-                industry: c.line(
-                    "classifications.industry",
-                    &class.industry,
-                    SHORT_MAX,
-                    false,
-                ),
-                headcount_class: c.line(
-                    "classifications.headcount_class",
-                    &class.headcount_class,
-                    SHORT_MAX,
-                    false,
+                customer_type_id: c
+                    .optional_id("classifications.customer_type_id", class.customer_type_id),
+                industry_id: c.optional_id("classifications.industry_id", class.industry_id),
+                headcount_class_id: c.optional_id(
+                    "classifications.headcount_class_id",
+                    class.headcount_class_id,
                 ),
             },
+            status_id: c.optional_id("status_id", self.status_id),
             custom_properties: c.properties("custom_properties", &self.custom_properties, false),
             lead_status,
             record_source: c.line("record_source", &self.record_source, SHORT_MAX, false),
@@ -333,7 +323,7 @@ single_client!(
     "DeclareNotInterested",
     |r, c| Action::DeclareNotInterested {
         note: c.note("note", &r.note, true),
-        reason: c.line("reason", &r.reason, SHORT_MAX, true),
+        reason_status_id: c.entry_id("reason_status_id", r.reason_status_id),
     }
 );
 
@@ -341,7 +331,7 @@ single_client!(pb::DeclareFrozenRequest, "DeclareFrozen", |r, c| {
     Action::DeclareFrozen {
         frozen_message: c.note("frozen_message", &r.frozen_message, true),
         note: c.note("note", &r.note, true),
-        reason: c.line("reason", &r.reason, SHORT_MAX, false),
+        reason_status_id: c.optional_id("reason_status_id", r.reason_status_id),
     }
 });
 
@@ -359,13 +349,24 @@ single_client!(pb::RestoreClientRequest, "RestoreClient", |r, c| {
 });
 
 single_client!(pb::SetStatusRequest, "SetStatus", |r, c| {
-    let stage = c.choice("stage", r.stage, |s: &pb::ClientStage| {
-        stage_from_proto(*s).is_some()
-    });
+    let status_id = c.optional_id("status_id", r.status_id);
+    let stage = match pb::ClientStage::try_from(r.stage) {
+        Ok(pb::ClientStage::Unspecified) if status_id.is_some() => None,
+        Ok(s) if stage_from_proto(s).is_some() => stage_from_proto(s),
+        _ => {
+            c.fail(
+                "stage",
+                format!(
+                    "{} is not a stage; name a stage, a status_id, or both",
+                    r.stage
+                ),
+            );
+            None
+        }
+    };
     Action::SetStatus {
-        stage: stage
-            .and_then(stage_from_proto)
-            .unwrap_or(crate::domain::Stage::New),
+        stage,
+        status_id,
         reason: c.note("reason", &r.reason, true),
     }
 });

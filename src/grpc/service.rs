@@ -5,7 +5,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 use tonic::{Request, Response, Status};
 
-use crate::domain::DomainError;
+use crate::domain::{Catalog, CatalogKind, DomainError};
 use crate::proto as pb;
 use crate::proto::client_status_service_server::ClientStatusService;
 use crate::store::{ClientFilter, Outcome, Page, Store, Stream};
@@ -118,7 +118,78 @@ fn list_filter(r: &pb::ListClientsRequest, caller: &Principal, c: &mut Check) ->
         lead_statuses,
         next_call_due_before: c.time("next_call_due_before", r.next_call_due_before.as_ref()),
         include_deleted: r.include_deleted,
+        // Resolved against the catalogue by `resolve_catalog_filters`.
+        status_ids: None,
+        customer_type_ids: c.ids("customer_type_ids", &r.customer_type_ids, FILTER_IDS_MAX),
+        include_ended: r.include_ended,
     }
+}
+
+/// Most ids one list filter may name.
+const FILTER_IDS_MAX: usize = 200;
+
+/// Turns the status, status-group and customer-type filters into status ids the store matches,
+/// refusing ids the catalogue does not have (a typo would otherwise list nothing, silently).
+async fn resolve_catalog_filters<S: Store>(
+    store: &S,
+    r: &pb::ListClientsRequest,
+    filter: &mut ClientFilter,
+) -> Result<(), Status> {
+    if r.status_ids.is_empty() && r.status_group_ids.is_empty() && r.customer_type_ids.is_empty() {
+        return Ok(());
+    }
+    let entries = store
+        .catalog(&[
+            CatalogKind::Status,
+            CatalogKind::StatusGroup,
+            CatalogKind::CustomerType,
+        ])
+        .await?;
+    let catalog = Catalog { entries };
+    let mut c = Check::default();
+    let mut allowed: Option<Vec<i64>> = None;
+    if !r.status_ids.is_empty() {
+        for (i, &id) in r.status_ids.iter().enumerate() {
+            if catalog.status(id).is_none() {
+                c.fail(&format!("status_ids[{i}]"), format!("no status {id}"));
+            }
+        }
+        allowed = Some(r.status_ids.clone());
+    }
+    if !r.status_group_ids.is_empty() {
+        let mut members = Vec::new();
+        for (i, &id) in r.status_group_ids.iter().enumerate() {
+            match catalog.get(CatalogKind::StatusGroup, id) {
+                Some(group) => members.extend_from_slice(&group.status_ids),
+                None => c.fail(
+                    &format!("status_group_ids[{i}]"),
+                    format!("no status group {id}"),
+                ),
+            }
+        }
+        allowed = Some(match allowed {
+            Some(named) => named
+                .into_iter()
+                .filter(|id| members.contains(id))
+                .collect(),
+            None => members,
+        });
+    }
+    for (i, &id) in r.customer_type_ids.iter().enumerate() {
+        if catalog.get(CatalogKind::CustomerType, id).is_none() {
+            c.fail(
+                &format!("customer_type_ids[{i}]"),
+                format!("no customer type {id}"),
+            );
+        }
+    }
+    c.finish()?;
+    filter.status_ids = allowed.map(|mut ids| {
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    });
+    Ok(())
 }
 
 /// A short digest of a request with its paging fields cleared: what a page token is bound to.
@@ -215,9 +286,13 @@ impl<S: Store> ClientStatusService for ClientStatusApi<S> {
         let caller = principal(&request);
         let r = request.into_inner();
         let mut c = Check::default();
-        let filter = list_filter(&r, &caller, &mut c);
+        let mut filter = list_filter(&r, &caller, &mut c);
+        // Checked for shape here; `resolve_catalog_filters` checks them against the catalogue.
+        c.ids("status_ids", &r.status_ids, FILTER_IDS_MAX);
+        c.ids("status_group_ids", &r.status_group_ids, FILTER_IDS_MAX);
         let limit = c.page_size(r.page_size, LIST_PAGE_DEFAULT, LIST_PAGE_MAX);
         c.finish()?;
+        resolve_catalog_filters(&*self.store, &r, &mut filter).await?;
         let digest = query_digest(
             &pb::ListClientsRequest {
                 page_size: 0,

@@ -65,8 +65,18 @@ impl From<DomainError> for Status {
                 details.add_precondition_failure_violation(reason, subject, description);
                 status(Code::FailedPrecondition, message, details)
             }
+            DomainError::InUse {
+                reason,
+                subject,
+                description,
+                count,
+            } => {
+                let mut details = info(reason, [("in_use_count", count.to_string())]);
+                details.add_precondition_failure_violation(reason, subject, description);
+                status(Code::FailedPrecondition, message, details)
+            }
             DomainError::VersionMismatch {
-                client_id,
+                subject,
                 expected,
                 actual,
             } => status(
@@ -75,11 +85,32 @@ impl From<DomainError> for Status {
                 info(
                     "VERSION_MISMATCH",
                     [
-                        ("client_id", client_id.to_string()),
+                        ("subject", subject),
                         ("expected_version", expected.to_string()),
                         ("actual_version", actual.to_string()),
                     ],
                 ),
+            ),
+            DomainError::CatalogEntryNotFound {
+                reason,
+                label,
+                entry_id,
+            } => status(
+                Code::NotFound,
+                message,
+                info(
+                    reason,
+                    [("kind", label.to_string()), ("id", entry_id.to_string())],
+                ),
+            ),
+            DomainError::AlreadyExists {
+                reason,
+                subject,
+                description: _,
+            } => status(
+                Code::AlreadyExists,
+                message,
+                info(reason, [("existing", subject)]),
             ),
             DomainError::DocumentOwnedByOther {
                 kind,

@@ -109,6 +109,42 @@ impl Check {
         id
     }
 
+    /// An optional reference to a catalogue entry: 0 means none.
+    pub fn optional_id(&mut self, field: &str, id: i64) -> Option<i64> {
+        if id < 0 {
+            self.fail(field, "must be an id (a positive integer), or 0 for none");
+        }
+        (id > 0).then_some(id)
+    }
+
+    /// A required id of a catalogue entry.
+    pub fn entry_id(&mut self, field: &str, id: i64) -> i64 {
+        if id <= 0 {
+            self.fail(field, "must be an id (a positive integer)");
+        }
+        id
+    }
+
+    /// At most `max` positive ids (a list filter or a group's members).
+    pub fn ids(&mut self, field: &str, ids: &[i64], max: usize) -> Vec<i64> {
+        if ids.len() > max {
+            self.fail(
+                field,
+                format!("names {} ids; at most {max} are allowed", ids.len()),
+            );
+            return Vec::new();
+        }
+        for (i, &id) in ids.iter().enumerate() {
+            if id <= 0 {
+                self.fail(
+                    &format!("{field}[{i}]"),
+                    "must be an id (a positive integer)",
+                );
+            }
+        }
+        ids.to_vec()
+    }
+
     /// 1..=max distinct client numbers.
     pub fn client_ids(&mut self, field: &str, ids: &[i64], max: usize) -> Vec<i64> {
         if ids.is_empty() {

@@ -4,11 +4,12 @@
 use std::future::Future;
 
 use crate::domain::alerts::{self, AlertSettings, Timer};
+use crate::domain::catalog;
 use crate::domain::lead::LeadKeys;
 use crate::domain::rules::{self, Change, Ctx, Effect, Settings};
 use crate::domain::{
-    AlertKind, Client, Command, DocumentKey, DomainError, FieldViolation, Stage, StatusEvent,
-    Timestamp,
+    AlertKind, Catalog, CatalogCommand, CatalogKind, Client, Command, DocumentKey, DomainError,
+    Entry, FieldViolation, Stage, StatusEvent, Timestamp,
 };
 
 use super::{HistoryRecord, Mutation, Outcome, Result, StoreError};
@@ -84,6 +85,24 @@ pub trait WriteTx: Send {
         kind: AlertKind,
     ) -> impl Future<Output = Result<()>> + Send;
     fn alert_exists(&mut self, occurrence_key: &str) -> impl Future<Output = Result<bool>> + Send;
+    /// Makes catalogue changes take turns (names stay unique, one default per stage).
+    fn lock_catalog(&mut self) -> impl Future<Output = Result<()>> + Send;
+    /// The catalogue entries of `kinds`.
+    fn load_catalog(
+        &mut self,
+        kinds: &[CatalogKind],
+    ) -> impl Future<Output = Result<Catalog>> + Send;
+    /// Inserts a new entry and returns its id.
+    fn insert_entry(&mut self, entry: &Entry) -> impl Future<Output = Result<i64>> + Send;
+    /// Writes `entry`, which must still be at `previous_version` in the database.
+    fn update_entry(
+        &mut self,
+        entry: &Entry,
+        previous_version: i64,
+    ) -> impl Future<Output = Result<()>> + Send;
+    fn delete_entry(&mut self, entry: &Entry) -> impl Future<Output = Result<()>> + Send;
+    /// How many clients (soft-deleted ones too) reference `entry`.
+    fn count_clients_using(&mut self, entry: &Entry) -> impl Future<Output = Result<i64>> + Send;
     /// Takes the next `count` sequence numbers of `stream`; returns the first. Holds the
     /// stream's counter until commit, which is what keeps sequences gap-free in commit order.
     fn next_sequences(
@@ -112,6 +131,8 @@ pub struct NewStatusEvent {
     pub request_id: String,
     pub old_stage: Stage,
     pub new_stage: Stage,
+    pub old_status_id: i64,
+    pub new_status_id: i64,
     pub occurred_at: Timestamp,
     pub recorded_at: Timestamp,
     pub snapshot: String,
@@ -256,11 +277,34 @@ pub async fn execute<T: WriteTx>(
         return Ok((outcome, Appended::default()));
     }
 
+    if let Command::Catalog(command) = &mutation.request.command {
+        let entry = execute_catalog(tx, command, meta.expected_version, now).await?;
+        let outcome = Outcome {
+            clients: Vec::new(),
+            created: false,
+            already_recorded: false,
+            entry: Some(entry),
+        };
+        save_outcome(tx, mutation, &outcome, now).await?;
+        return Ok((outcome, Appended::default()));
+    }
+    let mut kinds = vec![CatalogKind::Status];
+    if let Command::Create(new) = &mutation.request.command {
+        kinds.extend(
+            new.classifications
+                .references()
+                .into_iter()
+                .filter(|(_, _, id)| id.is_some())
+                .map(|(kind, _, _)| kind),
+        );
+    }
+    let catalog = tx.load_catalog(&kinds).await?;
     let ctx = Ctx {
         at: rules::resolve_occurred_at(meta.occurred_at, now)?,
         now,
         actor: &meta.actor,
         settings,
+        catalog: &catalog,
     };
     let mut appends = Appends::default();
     let outcome = match &mutation.request.command {
@@ -279,6 +323,7 @@ pub async fn execute<T: WriteTx>(
                     clients: vec![client],
                     created: false,
                     already_recorded: false,
+                    entry: None,
                 }
             } else {
                 if let Some(parent) = new.parent_client_id
@@ -290,13 +335,14 @@ pub async fn execute<T: WriteTx>(
                     )
                     .into());
                 }
-                let (mut client, change) = rules::create(new, &ctx);
+                let (mut client, change) = rules::create(new, &ctx)?;
                 client.client_id = tx.insert_client(&client).await?;
                 record(tx, &client, 0, &change, mutation, &ctx, &mut appends).await?;
                 Outcome {
                     clients: vec![client],
                     created: true,
                     already_recorded: false,
+                    entry: None,
                 }
             }
         }
@@ -333,15 +379,126 @@ pub async fn execute<T: WriteTx>(
                 clients,
                 created: false,
                 already_recorded,
+                entry: None,
             }
         }
+        Command::Catalog(_) => unreachable!("handled above"),
     };
     let appended = append(tx, appends).await?;
-    let json = serde_json::to_string(&outcome)
-        .map_err(|e| StoreError::Internal(format!("outcome not serialisable: {e}")))?;
-    tx.save_request(&meta.request_id, &mutation.fingerprint, &json, now)
-        .await?;
+    save_outcome(tx, mutation, &outcome, now).await?;
     Ok((outcome, appended))
+}
+
+/// Records the answer under the request id, so a retry gets it back.
+async fn save_outcome<T: WriteTx>(
+    tx: &mut T,
+    mutation: &Mutation,
+    outcome: &Outcome,
+    now: Timestamp,
+) -> Result<()> {
+    let json = serde_json::to_string(outcome)
+        .map_err(|e| StoreError::Internal(format!("outcome not serialisable: {e}")))?;
+    tx.save_request(
+        &mutation.request.meta.request_id,
+        &mutation.fingerprint,
+        &json,
+        now,
+    )
+    .await
+}
+
+/// Creates, updates or deletes one catalogue entry; returns it (as it was, when deleted).
+async fn execute_catalog<T: WriteTx>(
+    tx: &mut T,
+    command: &CatalogCommand,
+    expected_version: Option<i64>,
+    now: Timestamp,
+) -> Result<Entry> {
+    tx.lock_catalog().await?;
+    let kind = command.kind();
+    // Groups are checked against the statuses, and a deleted status leaves its groups.
+    // Classification ids are unique across the three lists: an update or delete names only
+    // the id, so all three are loaded and the entry found in whichever holds it.
+    let kinds: &[CatalogKind] = if kind.is_classification() {
+        &[
+            CatalogKind::CustomerType,
+            CatalogKind::Industry,
+            CatalogKind::HeadcountClass,
+        ]
+    } else {
+        &[CatalogKind::Status, CatalogKind::StatusGroup]
+    };
+    let catalog = tx.load_catalog(kinds).await?;
+    let existing = |id: i64| {
+        catalog
+            .entries
+            .iter()
+            .find(|e| {
+                e.entry_id == id
+                    && (e.kind == kind || (kind.is_classification() && e.kind.is_classification()))
+            })
+            .cloned()
+            .ok_or(DomainError::CatalogEntryNotFound {
+                reason: match kind {
+                    CatalogKind::Status => "STATUS_NOT_FOUND",
+                    CatalogKind::StatusGroup => "STATUS_GROUP_NOT_FOUND",
+                    _ => "CLASSIFICATION_NOT_FOUND",
+                },
+                label: kind.label(),
+                entry_id: id,
+            })
+            .and_then(|e| catalog::check_version(&e, expected_version).map(|()| e))
+    };
+    match command {
+        CatalogCommand::Create(draft) => {
+            let mut entry = catalog::create(&catalog, draft, now)?;
+            entry.entry_id = tx.insert_entry(&entry).await?;
+            Ok(entry)
+        }
+        CatalogCommand::Update {
+            entry_id, patch, ..
+        } => {
+            let entry = existing(*entry_id)?;
+            let next = catalog::update(&catalog, &entry, patch, now)?;
+            if next.is_default && !entry.is_default {
+                let previous = catalog.entries.iter().find(|e| {
+                    e.kind == CatalogKind::Status && e.stage == entry.stage && e.is_default
+                });
+                if let Some(previous) = previous {
+                    let mut demoted = previous.clone();
+                    demoted.is_default = false;
+                    demoted.version += 1;
+                    demoted.updated_at = now;
+                    tx.update_entry(&demoted, previous.version).await?;
+                }
+            }
+            if next != entry {
+                tx.update_entry(&next, entry.version).await?;
+            }
+            Ok(next)
+        }
+        CatalogCommand::Delete { entry_id, .. } => {
+            let entry = existing(*entry_id)?;
+            let in_use = match entry.kind {
+                CatalogKind::StatusGroup => entry.status_ids.len() as i64,
+                _ => tx.count_clients_using(&entry).await?,
+            };
+            catalog::check_delete(&entry, in_use)?;
+            if entry.kind == CatalogKind::Status {
+                for group in catalog.entries.iter().filter(|g| {
+                    g.kind == CatalogKind::StatusGroup && g.status_ids.contains(entry_id)
+                }) {
+                    let mut next = group.clone();
+                    next.status_ids.retain(|id| id != entry_id);
+                    next.version += 1;
+                    next.updated_at = now;
+                    tx.update_entry(&next, group.version).await?;
+                }
+            }
+            tx.delete_entry(&entry).await?;
+            Ok(entry)
+        }
+    }
 }
 
 /// Persists one accepted change: the client row (unless just inserted), its history entry and
@@ -390,6 +547,8 @@ async fn record<T: WriteTx>(
             request_id: meta.request_id.clone(),
             old_stage: change.old_stage.unwrap_or(change.new_stage),
             new_stage: change.new_stage,
+            old_status_id: change.old_status_id.unwrap_or(change.new_status_id),
+            new_status_id: change.new_status_id,
             occurred_at: ctx.at,
             recorded_at: ctx.now,
             snapshot: body.clone(),

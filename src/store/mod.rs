@@ -9,7 +9,8 @@ use tokio::sync::watch;
 
 use crate::domain::alerts::AlertSettings;
 use crate::domain::{
-    AlertKind, Client, DomainError, LeadStatus, Request, Stage, StatusEvent, Timestamp,
+    AlertKind, CatalogKind, Client, DomainError, Entry, LeadStatus, Request, Stage, StatusEvent,
+    Timestamp,
 };
 
 pub mod engine;
@@ -33,6 +34,9 @@ pub struct Outcome {
     pub created: bool,
     /// The business document was already recorded: nothing changed.
     pub already_recorded: bool,
+    /// A catalogue change: the entry as created, updated, or as it was before deletion.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry: Option<Entry>,
 }
 
 /// One immutable history entry.
@@ -64,6 +68,12 @@ pub struct ClientFilter {
     pub lead_statuses: Vec<LeadStatus>,
     pub next_call_due_before: Option<Timestamp>,
     pub include_deleted: bool,
+    /// `Some`: only these statuses (named by the caller directly or through groups, so ended
+    /// ones among them are listed). An empty list matches nothing.
+    pub status_ids: Option<Vec<i64>>,
+    pub customer_type_ids: Vec<i64>,
+    /// List clients in ended statuses too (they are left out unless named or asked for).
+    pub include_ended: bool,
 }
 
 /// A page position: the last key returned, exclusive.
@@ -84,6 +94,8 @@ pub struct StatusEventRecord {
     pub request_id: String,
     pub old_stage: Stage,
     pub new_stage: Stage,
+    pub old_status_id: i64,
+    pub new_status_id: i64,
     pub occurred_at: Timestamp,
     pub recorded_at: Timestamp,
     /// The client right after the change.
@@ -171,6 +183,8 @@ pub trait Store: Send + Sync + 'static {
         filter: &ClientFilter,
         page: Page<i64>,
     ) -> impl Future<Output = Result<Vec<Client>>> + Send;
+    /// Catalogue entries of these kinds, in listing order (kind, stage, display order, name).
+    fn catalog(&self, kinds: &[CatalogKind]) -> impl Future<Output = Result<Vec<Entry>>> + Send;
     /// Fails with `ClientNotFound` when the client does not exist.
     fn history(
         &self,

@@ -16,17 +16,34 @@ use tokio::sync::watch;
 
 use crate::domain::alerts::{AlertSettings, Timer};
 use crate::domain::rules::Settings;
-use crate::domain::{AlertKind, Client, DocumentKey, DomainError, Timestamp};
+use crate::domain::{
+    AlertKind, Catalog, CatalogKind, Client, DocumentKey, DomainError, Entry, Stage, Timestamp,
+};
 
 use super::engine::{self, NewAlert, NewStatusEvent, StoredRequest, WriteTx};
 use super::rows::{
-    AlertRow, ClientColumns, ClientRow, HistoryRow, StatusEventRow, TimerRow, details_json,
-    stage_filter,
+    AlertRow, ClientColumns, ClientRow, ENTRY_COLUMNS, ENTRY_ORDER, EntryRow, HistoryRow,
+    StatusEventRow, TimerRow, details_json, reference_column, stage_filter, status_ids_json,
 };
 use super::{
     AlertFilter, AlertRecord, ClientFilter, EventFilter, HistoryKey, HistoryRecord, Mutation,
     Outcome, Page, Result, StatusEventRecord, Store, StoreError, Stream, StreamBounds,
 };
+
+async fn load_entries<'c, E>(executor: E, kinds: &[CatalogKind]) -> Result<Vec<Entry>>
+where
+    E: sqlx::Executor<'c, Database = Postgres>,
+{
+    let names: Vec<&str> = kinds.iter().map(|k| k.name()).collect();
+    let rows: Vec<EntryRow> = sqlx::query_as(&format!(
+        "SELECT {ENTRY_COLUMNS} FROM catalog WHERE kind = ANY($1) ORDER BY {ENTRY_ORDER}"
+    ))
+    .bind(names)
+    .fetch_all(executor)
+    .await
+    .map_err(db_error)?;
+    rows.into_iter().map(Entry::try_from).collect()
+}
 
 /// How many times a colliding transaction is run before the caller is told to retry.
 const MAX_ATTEMPTS: u32 = 8;
@@ -85,7 +102,8 @@ impl PgStore {
 }
 
 /// Selects a `ClientRow` from `clients c`.
-const CLIENT_COLUMNS: &str = "c.client_id, c.body::text AS body, \
+const CLIENT_COLUMNS: &str = "c.client_id, c.body::text AS body, c.status_id, \
+     c.customer_type_id, c.industry_id, c.headcount_class_id, \
      (SELECT string_agg(k.client_id::text, ',') FROM clients k \
       WHERE k.parent_client_id = c.client_id) AS children";
 
@@ -146,6 +164,25 @@ impl Store for PgStore {
             q.push(" AND c.next_call_at < ")
                 .push_bind(before.timestamp_micros());
         }
+        match &filter.status_ids {
+            Some(ids) => {
+                q.push(" AND c.status_id = ANY(")
+                    .push_bind(ids.clone())
+                    .push(")");
+            }
+            None if !filter.include_ended => {
+                q.push(
+                    " AND c.status_id NOT IN \
+                     (SELECT entry_id FROM catalog WHERE kind = 'STATUS' AND ended)",
+                );
+            }
+            None => {}
+        }
+        if !filter.customer_type_ids.is_empty() {
+            q.push(" AND c.customer_type_id = ANY(")
+                .push_bind(filter.customer_type_ids.clone())
+                .push(")");
+        }
         q.push(" ORDER BY c.client_id LIMIT ").push_bind(page.limit);
         let rows: Vec<ClientRow> = q
             .build_query_as()
@@ -153,6 +190,10 @@ impl Store for PgStore {
             .await
             .map_err(db_error)?;
         rows.into_iter().map(Client::try_from).collect()
+    }
+
+    async fn catalog(&self, kinds: &[CatalogKind]) -> Result<Vec<Entry>> {
+        load_entries(&self.pool, kinds).await
     }
 
     async fn history(&self, client_id: i64, page: Page<HistoryKey>) -> Result<Vec<HistoryRecord>> {
@@ -190,7 +231,8 @@ impl Store for PgStore {
     ) -> Result<Vec<StatusEventRecord>> {
         let mut q = QueryBuilder::<Postgres>::new(
             "SELECT seq, client_id, kind, cause, actor, request_id, old_stage, new_stage, \
-             occurred_at, recorded_at, snapshot::text AS snapshot FROM status_events WHERE seq > ",
+             old_status_id, new_status_id, occurred_at, recorded_at, snapshot::text AS snapshot \
+             FROM status_events WHERE seq > ",
         );
         q.push_bind(after);
         if !filter.new_stages.is_empty() {
@@ -490,8 +532,9 @@ impl WriteTx for PgTx {
         sqlx::query_scalar(
             "INSERT INTO clients (version, stage, lead_status, owner, branch, external_lead_id, \
                 email_key, phone_key, parent_client_id, next_call_at, deleted_at, created_at, \
-                updated_at, body) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14::jsonb) \
+                updated_at, body, status_id, customer_type_id, industry_id, headcount_class_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14::jsonb, $15, \
+                $16, $17, $18) \
              RETURNING client_id",
         )
         .bind(client.version)
@@ -508,6 +551,10 @@ impl WriteTx for PgTx {
         .bind(c.created_at)
         .bind(c.updated_at)
         .bind(c.body)
+        .bind(c.status_id)
+        .bind(c.customer_type_id)
+        .bind(c.industry_id)
+        .bind(c.headcount_class_id)
         .fetch_one(&mut *self.0)
         .await
         .map_err(db_error)
@@ -519,8 +566,9 @@ impl WriteTx for PgTx {
             "UPDATE clients SET version = $1, stage = $2, lead_status = $3, owner = $4, \
                 branch = $5, external_lead_id = $6, email_key = $7, phone_key = $8, \
                 parent_client_id = $9, next_call_at = $10, deleted_at = $11, updated_at = $12, \
-                body = $13::jsonb \
-             WHERE client_id = $14 AND version = $15",
+                body = $13::jsonb, status_id = $14, customer_type_id = $15, industry_id = $16, \
+                headcount_class_id = $17 \
+             WHERE client_id = $18 AND version = $19",
         )
         .bind(client.version)
         .bind(c.stage)
@@ -535,6 +583,10 @@ impl WriteTx for PgTx {
         .bind(c.deleted_at)
         .bind(c.updated_at)
         .bind(c.body)
+        .bind(c.status_id)
+        .bind(c.customer_type_id)
+        .bind(c.industry_id)
+        .bind(c.headcount_class_id)
         .bind(client.client_id)
         .bind(previous_version)
         .execute(&mut *self.0)
@@ -679,8 +731,9 @@ impl WriteTx for PgTx {
     async fn insert_status_event(&mut self, seq: i64, e: &NewStatusEvent) -> Result<()> {
         sqlx::query(
             "INSERT INTO status_events (seq, client_id, kind, cause, actor, request_id, \
-                old_stage, new_stage, occurred_at, recorded_at, snapshot) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb)",
+                old_stage, new_stage, old_status_id, new_status_id, occurred_at, recorded_at, \
+                snapshot) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::jsonb)",
         )
         .bind(seq)
         .bind(e.client_id)
@@ -690,6 +743,8 @@ impl WriteTx for PgTx {
         .bind(&e.request_id)
         .bind(e.old_stage.rank())
         .bind(e.new_stage.rank())
+        .bind(e.old_status_id)
+        .bind(e.new_status_id)
         .bind(e.occurred_at.timestamp_micros())
         .bind(e.recorded_at.timestamp_micros())
         .bind(&e.snapshot)
@@ -697,6 +752,99 @@ impl WriteTx for PgTx {
         .await
         .map_err(db_error)?;
         Ok(())
+    }
+
+    async fn lock_catalog(&mut self) -> Result<()> {
+        self.advisory_lock("catalog").await
+    }
+
+    async fn load_catalog(&mut self, kinds: &[CatalogKind]) -> Result<Catalog> {
+        Ok(Catalog {
+            entries: load_entries(&mut *self.0, kinds).await?,
+        })
+    }
+
+    async fn insert_entry(&mut self, e: &Entry) -> Result<i64> {
+        sqlx::query_scalar(
+            "INSERT INTO catalog (kind, stage, name, display_order, color, \
+                selectable_for_project, selectable_as_supplier, ended, is_default, status_ids, \
+                version, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING entry_id",
+        )
+        .bind(e.kind.name())
+        .bind(e.stage.map(Stage::rank))
+        .bind(&e.name)
+        .bind(e.display_order)
+        .bind(&e.color)
+        .bind(e.selectable_for_project)
+        .bind(e.selectable_as_supplier)
+        .bind(e.ended)
+        .bind(e.is_default)
+        .bind(status_ids_json(&e.status_ids))
+        .bind(e.version)
+        .bind(e.created_at.timestamp_micros())
+        .bind(e.updated_at.timestamp_micros())
+        .fetch_one(&mut *self.0)
+        .await
+        .map_err(db_error)
+    }
+
+    async fn update_entry(&mut self, e: &Entry, previous_version: i64) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE catalog SET name = $1, display_order = $2, color = $3, \
+                selectable_for_project = $4, selectable_as_supplier = $5, ended = $6, \
+                is_default = $7, status_ids = $8, version = $9, updated_at = $10 \
+             WHERE entry_id = $11 AND version = $12",
+        )
+        .bind(&e.name)
+        .bind(e.display_order)
+        .bind(&e.color)
+        .bind(e.selectable_for_project)
+        .bind(e.selectable_as_supplier)
+        .bind(e.ended)
+        .bind(e.is_default)
+        .bind(status_ids_json(&e.status_ids))
+        .bind(e.version)
+        .bind(e.updated_at.timestamp_micros())
+        .bind(e.entry_id)
+        .bind(previous_version)
+        .execute(&mut *self.0)
+        .await
+        .map_err(db_error)?;
+        if done.rows_affected() != 1 {
+            return Err(StoreError::Conflict(format!(
+                "{} is no longer at version {previous_version}",
+                e.subject()
+            )));
+        }
+        Ok(())
+    }
+
+    async fn delete_entry(&mut self, e: &Entry) -> Result<()> {
+        sqlx::query("DELETE FROM catalog WHERE entry_id = $1")
+            .bind(e.entry_id)
+            .execute(&mut *self.0)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn count_clients_using(&mut self, e: &Entry) -> Result<i64> {
+        let Some(column) = reference_column(e.kind) else {
+            return Ok(0);
+        };
+        // Waits for writers assigning this entry right now, so the count includes them; one
+        // that assigns it after the count fails on the foreign key and is run again.
+        sqlx::query("SELECT 1 FROM catalog WHERE entry_id = $1 FOR UPDATE")
+            .bind(e.entry_id)
+            .execute(&mut *self.0)
+            .await
+            .map_err(db_error)?;
+        sqlx::query_scalar(&format!("SELECT count(*) FROM clients WHERE {column} = $1"))
+            .bind(e.entry_id)
+            .fetch_one(&mut *self.0)
+            .await
+            .map_err(db_error)
     }
 
     async fn insert_alert(&mut self, seq: i64, a: &NewAlert) -> Result<()> {
@@ -730,7 +878,8 @@ fn db_error(e: sqlx::Error) -> StoreError {
             let code = db.code().unwrap_or_default();
             match code.as_ref() {
                 // serialization_failure, deadlock_detected, unique_violation (a racing insert)
-                "40001" | "40P01" | "23505" => StoreError::Conflict(e.to_string()),
+                // foreign_key_violation: a catalogue entry deleted while a writer assigned it
+                "40001" | "40P01" | "23505" | "23503" => StoreError::Conflict(e.to_string()),
                 // connection exceptions, insufficient resources, shutdown / starting up,
                 // read-only transaction (a standby during failover)
                 c if c.starts_with("08") || c.starts_with("53") || c.starts_with("57P") => {

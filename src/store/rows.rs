@@ -3,7 +3,8 @@
 use chrono::DateTime;
 
 use crate::domain::alerts::Timer;
-use crate::domain::{AlertKind, Client, Stage, StatusEvent, Timestamp};
+use crate::domain::catalog::{self, CatalogKind, Entry};
+use crate::domain::{AlertKind, Classifications, Client, Stage, StatusEvent, Timestamp};
 
 use super::{AlertRecord, HistoryRecord, Result, StatusEventRecord, StoreError};
 
@@ -13,6 +14,11 @@ pub struct ClientRow {
     pub client_id: i64,
     pub body: String,
     pub children: Option<String>,
+    /// The catalogue references: these columns, not the body, are authoritative.
+    pub status_id: Option<i64>,
+    pub customer_type_id: Option<i64>,
+    pub industry_id: Option<i64>,
+    pub headcount_class_id: Option<i64>,
 }
 
 impl TryFrom<ClientRow> for Client {
@@ -23,6 +29,14 @@ impl TryFrom<ClientRow> for Client {
             StoreError::Internal(format!("client {} unreadable: {e}", row.client_id))
         })?;
         client.client_id = row.client_id;
+        client.status_id = row
+            .status_id
+            .unwrap_or_else(|| catalog::builtin_default_status(client.stage));
+        client.classifications = Classifications {
+            customer_type_id: row.customer_type_id,
+            industry_id: row.industry_id,
+            headcount_class_id: row.headcount_class_id,
+        };
         client.child_client_ids = row
             .children
             .unwrap_or_default()
@@ -80,6 +94,10 @@ impl TryFrom<HistoryRow> for HistoryRecord {
 /// The copies of a client's fields that queries filter and match on, and its JSON body.
 pub struct ClientColumns {
     pub stage: i64,
+    pub status_id: i64,
+    pub customer_type_id: Option<i64>,
+    pub industry_id: Option<i64>,
+    pub headcount_class_id: Option<i64>,
     pub lead_status: &'static str,
     pub external_lead_id: Option<String>,
     pub email_key: Option<String>,
@@ -96,6 +114,10 @@ impl ClientColumns {
         let id = client.external_lead_id.trim();
         Ok(ClientColumns {
             stage: client.stage.rank(),
+            status_id: client.status_id,
+            customer_type_id: client.classifications.customer_type_id,
+            industry_id: client.classifications.industry_id,
+            headcount_class_id: client.classifications.headcount_class_id,
             lead_status: client.lead_status.name(),
             external_lead_id: (!id.is_empty()).then(|| id.to_string()),
             email_key: client.email_key(),
@@ -147,6 +169,8 @@ pub struct StatusEventRow {
     pub occurred_at: i64,
     pub recorded_at: i64,
     pub snapshot: String,
+    pub old_status_id: i64,
+    pub new_status_id: i64,
 }
 
 fn stage(rank: i64) -> Result<Stage> {
@@ -172,6 +196,8 @@ impl TryFrom<StatusEventRow> for StatusEventRecord {
             request_id: r.request_id,
             old_stage: stage(r.old_stage)?,
             new_stage: stage(r.new_stage)?,
+            old_status_id: r.old_status_id,
+            new_status_id: r.new_status_id,
             occurred_at: from_micros(r.occurred_at)?,
             recorded_at: from_micros(r.recorded_at)?,
             client: snapshot(&r.snapshot, r.seq)?,
@@ -228,5 +254,76 @@ impl TimerRow {
                 occurrence_key: self.occurrence_key,
             },
         ))
+    }
+}
+
+/// The catalogue's columns, in the order both backends select them.
+pub const ENTRY_COLUMNS: &str = "entry_id, kind, stage, name, display_order, color, \
+     selectable_for_project, selectable_as_supplier, ended, is_default, status_ids, version, \
+     created_at, updated_at";
+
+/// The catalogue's sort order for listings: by kind, stage, display order, name, id.
+pub const ENTRY_ORDER: &str = "kind, stage, display_order, name, entry_id";
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct EntryRow {
+    pub entry_id: i64,
+    pub kind: String,
+    pub stage: Option<i64>,
+    pub name: String,
+    pub display_order: i32,
+    pub color: String,
+    pub selectable_for_project: bool,
+    pub selectable_as_supplier: bool,
+    pub ended: bool,
+    pub is_default: bool,
+    pub status_ids: String,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl TryFrom<EntryRow> for Entry {
+    type Error = StoreError;
+
+    fn try_from(r: EntryRow) -> Result<Entry> {
+        Ok(Entry {
+            entry_id: r.entry_id,
+            kind: CatalogKind::from_name(&r.kind)
+                .ok_or_else(|| StoreError::Internal(format!("bad catalogue kind {}", r.kind)))?,
+            name: r.name,
+            display_order: r.display_order,
+            stage: r.stage.map(stage).transpose()?,
+            color: r.color,
+            selectable_for_project: r.selectable_for_project,
+            selectable_as_supplier: r.selectable_as_supplier,
+            ended: r.ended,
+            is_default: r.is_default,
+            status_ids: serde_json::from_str(&r.status_ids).map_err(|e| {
+                StoreError::Internal(format!(
+                    "status ids of entry {} unreadable: {e}",
+                    r.entry_id
+                ))
+            })?,
+            version: r.version,
+            created_at: from_micros(r.created_at)?,
+            updated_at: from_micros(r.updated_at)?,
+        })
+    }
+}
+
+/// The JSON array an entry's `status_ids` column holds.
+pub fn status_ids_json(ids: &[i64]) -> String {
+    serde_json::to_string(ids).unwrap_or_else(|_| "[]".into())
+}
+
+/// The client column that references entries of `kind`, for counting who uses an entry.
+pub fn reference_column(kind: CatalogKind) -> Option<&'static str> {
+    match kind {
+        CatalogKind::Status => Some("status_id"),
+        CatalogKind::CustomerType => Some("customer_type_id"),
+        CatalogKind::Industry => Some("industry_id"),
+        CatalogKind::HeadcountClass => Some("headcount_class_id"),
+        CatalogKind::StatusGroup => None,
     }
 }

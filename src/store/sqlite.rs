@@ -14,12 +14,14 @@ use tokio::sync::watch;
 
 use crate::domain::alerts::{AlertSettings, Timer};
 use crate::domain::rules::Settings;
-use crate::domain::{AlertKind, Client, DocumentKey, DomainError, Timestamp};
+use crate::domain::{
+    AlertKind, Catalog, CatalogKind, Client, DocumentKey, DomainError, Entry, Stage, Timestamp,
+};
 
 use super::engine::{self, NewAlert, NewStatusEvent, StoredRequest, WriteTx};
 use super::rows::{
-    AlertRow, ClientColumns, ClientRow, HistoryRow, StatusEventRow, TimerRow, details_json,
-    stage_filter,
+    AlertRow, ClientColumns, ClientRow, ENTRY_COLUMNS, ENTRY_ORDER, EntryRow, HistoryRow,
+    StatusEventRow, TimerRow, details_json, reference_column, stage_filter, status_ids_json,
 };
 use super::{
     AlertFilter, AlertRecord, ClientFilter, EventFilter, HistoryKey, HistoryRecord, Mutation,
@@ -74,7 +76,8 @@ impl SqliteStore {
 }
 
 /// Selects a `ClientRow` from `clients c`.
-const CLIENT_COLUMNS: &str = "c.client_id, c.body, \
+const CLIENT_COLUMNS: &str = "c.client_id, c.body, c.status_id, c.customer_type_id, \
+     c.industry_id, c.headcount_class_id, \
      (SELECT group_concat(k.client_id) FROM clients k WHERE k.parent_client_id = c.client_id) \
      AS children";
 
@@ -103,7 +106,8 @@ impl Store for SqliteStore {
     ) -> Result<Vec<StatusEventRecord>> {
         let mut q = QueryBuilder::<Sqlite>::new(
             "SELECT seq, client_id, kind, cause, actor, request_id, old_stage, new_stage, \
-             occurred_at, recorded_at, snapshot FROM status_events WHERE seq > ",
+             old_status_id, new_status_id, occurred_at, recorded_at, snapshot \
+             FROM status_events WHERE seq > ",
         );
         q.push_bind(after);
         if !filter.new_stages.is_empty() {
@@ -254,6 +258,24 @@ impl Store for SqliteStore {
             q.push(" AND c.next_call_at < ")
                 .push_bind(before.timestamp_micros());
         }
+        match &filter.status_ids {
+            Some(ids) if ids.is_empty() => return Ok(Vec::new()),
+            Some(ids) => push_in(&mut q, "c.status_id", ids.iter().copied()),
+            None if !filter.include_ended => {
+                q.push(
+                    " AND c.status_id NOT IN \
+                     (SELECT entry_id FROM catalog WHERE kind = 'STATUS' AND ended = 1)",
+                );
+            }
+            None => {}
+        }
+        if !filter.customer_type_ids.is_empty() {
+            push_in(
+                &mut q,
+                "c.customer_type_id",
+                filter.customer_type_ids.iter().copied(),
+            );
+        }
         q.push(" ORDER BY c.client_id LIMIT ").push_bind(page.limit);
         let rows: Vec<ClientRow> = q
             .build_query_as()
@@ -261,6 +283,10 @@ impl Store for SqliteStore {
             .await
             .map_err(db_error)?;
         rows.into_iter().map(Client::try_from).collect()
+    }
+
+    async fn catalog(&self, kinds: &[CatalogKind]) -> Result<Vec<Entry>> {
+        load_entries(&self.reader, kinds).await
     }
 
     async fn history(&self, client_id: i64, page: Page<HistoryKey>) -> Result<Vec<HistoryRecord>> {
@@ -387,8 +413,8 @@ impl WriteTx for SqliteTx {
         sqlx::query_scalar(
             "INSERT INTO clients (version, stage, lead_status, owner, branch, external_lead_id, \
                 email_key, phone_key, parent_client_id, next_call_at, deleted_at, created_at, \
-                updated_at, body) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING client_id",
+                updated_at, body, status_id, customer_type_id, industry_id, headcount_class_id) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING client_id",
         )
         .bind(client.version)
         .bind(c.stage)
@@ -404,6 +430,10 @@ impl WriteTx for SqliteTx {
         .bind(c.created_at)
         .bind(c.updated_at)
         .bind(c.body)
+        .bind(c.status_id)
+        .bind(c.customer_type_id)
+        .bind(c.industry_id)
+        .bind(c.headcount_class_id)
         .fetch_one(&mut *self.0)
         .await
         .map_err(db_error)
@@ -414,7 +444,8 @@ impl WriteTx for SqliteTx {
         let done = sqlx::query(
             "UPDATE clients SET version = ?, stage = ?, lead_status = ?, owner = ?, branch = ?, \
                 external_lead_id = ?, email_key = ?, phone_key = ?, parent_client_id = ?, \
-                next_call_at = ?, deleted_at = ?, updated_at = ?, body = ? \
+                next_call_at = ?, deleted_at = ?, updated_at = ?, body = ?, status_id = ?, \
+                customer_type_id = ?, industry_id = ?, headcount_class_id = ? \
              WHERE client_id = ? AND version = ?",
         )
         .bind(client.version)
@@ -430,6 +461,10 @@ impl WriteTx for SqliteTx {
         .bind(c.deleted_at)
         .bind(c.updated_at)
         .bind(c.body)
+        .bind(c.status_id)
+        .bind(c.customer_type_id)
+        .bind(c.industry_id)
+        .bind(c.headcount_class_id)
         .bind(client.client_id)
         .bind(previous_version)
         .execute(&mut *self.0)
@@ -563,8 +598,9 @@ impl WriteTx for SqliteTx {
     async fn insert_status_event(&mut self, seq: i64, e: &NewStatusEvent) -> Result<()> {
         sqlx::query(
             "INSERT INTO status_events (seq, client_id, kind, cause, actor, request_id, \
-                old_stage, new_stage, occurred_at, recorded_at, snapshot) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                old_stage, new_stage, old_status_id, new_status_id, occurred_at, recorded_at, \
+                snapshot) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(seq)
         .bind(e.client_id)
@@ -574,6 +610,8 @@ impl WriteTx for SqliteTx {
         .bind(&e.request_id)
         .bind(e.old_stage.rank())
         .bind(e.new_stage.rank())
+        .bind(e.old_status_id)
+        .bind(e.new_status_id)
         .bind(e.occurred_at.timestamp_micros())
         .bind(e.recorded_at.timestamp_micros())
         .bind(&e.snapshot)
@@ -581,6 +619,93 @@ impl WriteTx for SqliteTx {
         .await
         .map_err(db_error)?;
         Ok(())
+    }
+
+    async fn lock_catalog(&mut self) -> Result<()> {
+        // The single writer connection already makes catalogue changes take turns.
+        Ok(())
+    }
+
+    async fn load_catalog(&mut self, kinds: &[CatalogKind]) -> Result<Catalog> {
+        Ok(Catalog {
+            entries: load_entries(&mut *self.0, kinds).await?,
+        })
+    }
+
+    async fn insert_entry(&mut self, e: &Entry) -> Result<i64> {
+        sqlx::query_scalar(
+            "INSERT INTO catalog (kind, stage, name, display_order, color, \
+                selectable_for_project, selectable_as_supplier, ended, is_default, status_ids, \
+                version, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING entry_id",
+        )
+        .bind(e.kind.name())
+        .bind(e.stage.map(Stage::rank))
+        .bind(&e.name)
+        .bind(e.display_order)
+        .bind(&e.color)
+        .bind(e.selectable_for_project)
+        .bind(e.selectable_as_supplier)
+        .bind(e.ended)
+        .bind(e.is_default)
+        .bind(status_ids_json(&e.status_ids))
+        .bind(e.version)
+        .bind(e.created_at.timestamp_micros())
+        .bind(e.updated_at.timestamp_micros())
+        .fetch_one(&mut *self.0)
+        .await
+        .map_err(db_error)
+    }
+
+    async fn update_entry(&mut self, e: &Entry, previous_version: i64) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE catalog SET name = ?, display_order = ?, color = ?, \
+                selectable_for_project = ?, selectable_as_supplier = ?, ended = ?, \
+                is_default = ?, status_ids = ?, version = ?, updated_at = ? \
+             WHERE entry_id = ? AND version = ?",
+        )
+        .bind(&e.name)
+        .bind(e.display_order)
+        .bind(&e.color)
+        .bind(e.selectable_for_project)
+        .bind(e.selectable_as_supplier)
+        .bind(e.ended)
+        .bind(e.is_default)
+        .bind(status_ids_json(&e.status_ids))
+        .bind(e.version)
+        .bind(e.updated_at.timestamp_micros())
+        .bind(e.entry_id)
+        .bind(previous_version)
+        .execute(&mut *self.0)
+        .await
+        .map_err(db_error)?;
+        if done.rows_affected() != 1 {
+            return Err(StoreError::Conflict(format!(
+                "{} is no longer at version {previous_version}",
+                e.subject()
+            )));
+        }
+        Ok(())
+    }
+
+    async fn delete_entry(&mut self, e: &Entry) -> Result<()> {
+        sqlx::query("DELETE FROM catalog WHERE entry_id = ?")
+            .bind(e.entry_id)
+            .execute(&mut *self.0)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn count_clients_using(&mut self, e: &Entry) -> Result<i64> {
+        let Some(column) = reference_column(e.kind) else {
+            return Ok(0);
+        };
+        sqlx::query_scalar(&format!("SELECT count(*) FROM clients WHERE {column} = ?"))
+            .bind(e.entry_id)
+            .fetch_one(&mut *self.0)
+            .await
+            .map_err(db_error)
     }
 
     async fn insert_alert(&mut self, seq: i64, a: &NewAlert) -> Result<()> {
@@ -600,6 +725,25 @@ impl WriteTx for SqliteTx {
         .map_err(db_error)?;
         Ok(())
     }
+}
+
+async fn load_entries<'c, E>(executor: E, kinds: &[CatalogKind]) -> Result<Vec<Entry>>
+where
+    E: sqlx::Executor<'c, Database = Sqlite>,
+{
+    if kinds.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q =
+        QueryBuilder::<Sqlite>::new(format!("SELECT {ENTRY_COLUMNS} FROM catalog WHERE 1 = 1"));
+    push_in(&mut q, "kind", kinds.iter().map(|k| k.name()));
+    q.push(format!(" ORDER BY {ENTRY_ORDER}"));
+    let rows: Vec<EntryRow> = q
+        .build_query_as()
+        .fetch_all(executor)
+        .await
+        .map_err(db_error)?;
+    rows.into_iter().map(Entry::try_from).collect()
 }
 
 /// Appends ` AND column IN (v1, v2, …)` with each value bound.

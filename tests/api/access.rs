@@ -247,7 +247,7 @@ async fn invoke(
                 request_id: id,
                 client_id,
                 note: "n".into(),
-                reason: "r".into(),
+                reason_status_id: 4,
                 ..Default::default()
             }
         ),

@@ -19,7 +19,7 @@ fn not_interested(client_id: i64) -> DeclareNotInterestedRequest {
         request_id: rid(),
         client_id,
         note: "spoke with the owner; no budget this year".into(),
-        reason: "BUDGET".into(),
+        reason_status_id: default_status(ClientStage::NotInterested),
         ..Default::default()
     }
 }
@@ -30,7 +30,7 @@ fn frozen(client_id: i64) -> DeclareFrozenRequest {
         client_id,
         frozen_message: "Legal dispute: talk to Rina first".into(),
         note: "stopped paying".into(),
-        reason: "DISPUTE".into(),
+        reason_status_id: default_status(ClientStage::Frozen),
         ..Default::default()
     }
 }
@@ -62,7 +62,7 @@ async fn declare_not_interested_is_allowed_below_real_and_refused_from_real_up()
                 .client
                 .expect("client");
             assert_eq!(stage(&after), ClientStage::NotInterested, "{s:?}");
-            assert_eq!(after.not_interested_reason, "BUDGET");
+            assert_eq!(after.not_interested_reason, "Not interested");
             assert!(
                 after.recent_events_summary.contains("no budget this year"),
                 "note recorded as a contact entry"
@@ -91,14 +91,14 @@ async fn declare_not_interested_requires_a_note_and_a_reason() {
         .api
         .declare_not_interested(DeclareNotInterestedRequest {
             note: " ".into(),
-            reason: String::new(),
+            reason_status_id: 0,
             ..not_interested(c.client_id)
         })
         .await
         .unwrap_err();
     let fields = bad_fields(&err);
     assert!(
-        fields.contains(&"note".to_string()) && fields.contains(&"reason".to_string()),
+        fields.contains(&"note".to_string()) && fields.contains(&"reason_status_id".to_string()),
         "{fields:?}"
     );
     assert_eq!(app.get(c.client_id).await, c);
@@ -119,7 +119,7 @@ async fn declare_frozen_only_from_real_or_real_club() {
                 .expect("client");
             assert_eq!(stage(&after), ClientStage::Frozen, "{s:?}");
             assert_eq!(after.frozen_message, "Legal dispute: talk to Rina first");
-            assert_eq!(after.frozen_reason, "DISPUTE");
+            assert_eq!(after.frozen_reason, "Frozen");
         } else {
             assert_eq!(
                 precondition(&result.unwrap_err()),

@@ -6,6 +6,15 @@ use crate::helpers::*;
 #[tokio::test]
 async fn create_client_starts_new_with_lead_details_and_no_call_yet() {
     let mut app = spawn_app().await;
+    let type_a = app
+        .add_classification(ClassificationKind::CustomerType, "A")
+        .await;
+    let retail = app
+        .add_classification(ClassificationKind::Industry, "Retail")
+        .await;
+    let small = app
+        .add_classification(ClassificationKind::HeadcountClass, "1-10")
+        .await;
     let req = CreateClientRequest {
         request_id: rid(),
         occurred_at: Some(ts("2026-05-01T08:00:00Z")),
@@ -24,9 +33,9 @@ async fn create_client_starts_new_with_lead_details_and_no_call_yet() {
         record_source: "MT5-Live".into(),
         custom_properties: [("campaign".to_string(), "spring".to_string())].into(),
         classifications: Some(Classifications {
-            customer_type: "A".into(),
-            industry: "Retail".into(),
-            headcount_class: "1-10".into(),
+            customer_type_id: type_a,
+            industry_id: retail,
+            headcount_class_id: small,
         }),
         ..Default::default()
     };
@@ -51,6 +60,15 @@ async fn create_client_starts_new_with_lead_details_and_no_call_yet() {
         c.custom_properties.get("campaign").map(String::as_str),
         Some("spring")
     );
+    assert_eq!(
+        c.classifications,
+        Some(Classifications {
+            customer_type_id: type_a,
+            industry_id: retail,
+            headcount_class_id: small,
+        })
+    );
+    assert_eq!(c.status_id, default_status(ClientStage::New));
     assert_eq!(
         app.get(c.client_id).await,
         c,
@@ -400,7 +418,7 @@ async fn paid_service_makes_real_club_also_from_not_interested() {
             request_id: rid(),
             client_id: c.client_id,
             note: "too expensive".into(),
-            reason: "PRICE".into(),
+            reason_status_id: default_status(ClientStage::NotInterested),
             ..Default::default()
         })
         .await

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use clientstatus::config::Config;
 use clientstatus::proto::client_status_service_client::ClientStatusServiceClient;
+use clientstatus::proto::status_catalog_service_client::StatusCatalogServiceClient;
 use clientstatus::proto::*;
 use clientstatus::startup;
 use tokio::net::TcpListener;
@@ -17,6 +18,7 @@ use tonic_types::StatusExt;
 
 pub struct TestApp {
     pub api: ClientStatusServiceClient<Channel>,
+    pub catalog: StatusCatalogServiceClient<Channel>,
     pub channel: Channel,
     pub config: Config,
     stop: Option<oneshot::Sender<()>>,
@@ -221,6 +223,7 @@ pub async fn start_with_clock(config: Config, db: Arc<TestDb>, clock: Arc<Manual
     let channel = connect(&format!("http://{addr}")).await;
     TestApp {
         api: ClientStatusServiceClient::new(channel.clone()),
+        catalog: StatusCatalogServiceClient::new(channel.clone()),
         channel,
         config,
         stop: Some(stop),
@@ -342,6 +345,74 @@ impl TestApp {
                 request_id: rid(),
                 client_id,
                 stage: stage as i32,
+                reason: "test setup".into(),
+                ..Default::default()
+            })
+            .await
+            .expect("set status")
+            .into_inner()
+            .client
+            .expect("client")
+    }
+}
+
+/// The built-in default status of `stage` (the migrations give it the stage's number).
+pub fn default_status(stage: ClientStage) -> i64 {
+    stage as i64
+}
+
+impl TestApp {
+    /// Adds a status under `stage` with the defaults for everything else.
+    pub async fn add_status(
+        &mut self,
+        stage: ClientStage,
+        name: &str,
+    ) -> clientstatus::proto::Status {
+        self.add_status_with(CreateStatusRequest {
+            stage: stage as i32,
+            name: name.into(),
+            ..Default::default()
+        })
+        .await
+    }
+
+    pub async fn add_status_with(
+        &mut self,
+        mut req: CreateStatusRequest,
+    ) -> clientstatus::proto::Status {
+        req.request_id = rid();
+        self.catalog
+            .create_status(req)
+            .await
+            .expect("create status")
+            .into_inner()
+            .status
+            .expect("status")
+    }
+
+    pub async fn add_classification(&mut self, kind: ClassificationKind, name: &str) -> i64 {
+        self.catalog
+            .create_classification(CreateClassificationRequest {
+                request_id: rid(),
+                kind: kind as i32,
+                name: name.into(),
+                ..Default::default()
+            })
+            .await
+            .expect("create classification")
+            .into_inner()
+            .classification
+            .expect("classification")
+            .classification_id
+    }
+
+    /// Puts the client in `status_id` (and its stage) through the manager's SetStatus.
+    pub async fn set_client_status(&mut self, client_id: i64, status_id: i64) -> Client {
+        self.api
+            .set_status(SetStatusRequest {
+                request_id: rid(),
+                client_id,
+                status_id,
                 reason: "test setup".into(),
                 ..Default::default()
             })

@@ -7,6 +7,8 @@
 mod backend {
     pub const POSTGRES: bool = true;
 }
+#[path = "api/catalog.rs"]
+mod catalog;
 #[path = "api/concurrency.rs"]
 mod concurrency;
 #[path = "api/declarations.rs"]

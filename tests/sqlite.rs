@@ -6,6 +6,8 @@ mod backend {
 }
 #[path = "api/access.rs"]
 mod access;
+#[path = "api/catalog.rs"]
+mod catalog;
 #[path = "api/concurrency.rs"]
 mod concurrency;
 #[path = "api/declarations.rs"]
@@ -26,5 +28,7 @@ mod reads;
 mod server;
 #[path = "api/streams.rs"]
 mod streams;
+#[path = "api/upgrade.rs"]
+mod upgrade;
 #[path = "api/validation.rs"]
 mod validation;

@@ -329,14 +329,32 @@ mod tests {
             "Reassign",
             "StreamStatusChanges",
             "StreamAlerts",
+            "CreateStatus",
+            "UpdateStatus",
+            "DeleteStatus",
+            "ListStatuses",
+            "CreateStatusGroup",
+            "UpdateStatusGroup",
+            "DeleteStatusGroup",
+            "ListStatusGroups",
+            "CreateClassification",
+            "UpdateClassification",
+            "DeleteClassification",
+            "ListClassifications",
         ];
         let allowed = |r: Role| all.iter().filter(|m| r.may_call(m)).count();
         assert_eq!(allowed(Role::Portal), 2);
-        assert_eq!(allowed(Role::Agent), 13);
-        assert_eq!(allowed(Role::Manager), 19);
-        assert_eq!(allowed(Role::Accounting), 8);
-        assert_eq!(allowed(Role::Trading), 6);
-        assert_eq!(allowed(Role::Dashboard), 5);
+        assert_eq!(allowed(Role::Agent), 16);
+        assert_eq!(allowed(Role::Manager), 31);
+        assert_eq!(allowed(Role::Accounting), 11);
+        assert_eq!(allowed(Role::Trading), 9);
+        assert_eq!(allowed(Role::Dashboard), 8);
+        assert!(
+            !Role::Agent.may_call("CreateStatus"),
+            "catalogue changes are the manager's"
+        );
+        assert!(Role::Dashboard.may_call("ListClassifications"));
+        assert!(!Role::Portal.may_call("ListStatuses"));
         assert!(!Role::Agent.may_call("DeclareFrozen"));
         assert!(!Role::Agent.may_call("RecordInvoice"));
         assert!(

@@ -9,6 +9,7 @@ use tonic::{Code, Status};
 use crate::helpers::*;
 
 type Api = client_status_service_client::ClientStatusServiceClient<Channel>;
+type CatalogApi = status_catalog_service_client::StatusCatalogServiceClient<Channel>;
 
 const ROLES: [&str; 6] = [
     "portal",
@@ -19,7 +20,7 @@ const ROLES: [&str; 6] = [
     "dashboard",
 ];
 
-const RPCS: [&str; 22] = [
+const RPCS: [&str; 34] = [
     "CreateClient",
     "GetClient",
     "ListClients",
@@ -42,12 +43,40 @@ const RPCS: [&str; 22] = [
     "Reassign",
     "StreamStatusChanges",
     "StreamAlerts",
+    // StatusCatalogService
+    "CreateStatus",
+    "UpdateStatus",
+    "DeleteStatus",
+    "ListStatuses",
+    "CreateStatusGroup",
+    "UpdateStatusGroup",
+    "DeleteStatusGroup",
+    "ListStatusGroups",
+    "CreateClassification",
+    "UpdateClassification",
+    "DeleteClassification",
+    "ListClassifications",
 ];
 
 /// The table of SPEC section 7, written out here independently of the server's.
 fn spec_allows(role: &str, rpc: &str) -> bool {
-    let reads = ["GetClient", "ListClients", "GetClientHistory"].contains(&rpc);
+    // "All reads": clients, history, reports and the catalogue listings.
+    let reads = [
+        "GetClient",
+        "ListClients",
+        "GetClientHistory",
+        "ListStatuses",
+        "ListStatusGroups",
+        "ListClassifications",
+    ]
+    .contains(&rpc);
     let streams = rpc.starts_with("Stream");
+    let catalogue_change = ["Create", "Update", "Delete"]
+        .iter()
+        .any(|verb| rpc.starts_with(verb))
+        && ["Status", "StatusGroup", "Classification"]
+            .iter()
+            .any(|noun| rpc.ends_with(noun));
     let agent = reads
         || [
             "CreateClient",
@@ -68,6 +97,7 @@ fn spec_allows(role: &str, rpc: &str) -> bool {
         "manager" => {
             agent
                 || streams
+                || catalogue_change
                 || ["DeclareFrozen", "RestoreClient", "SetStatus", "Reassign"].contains(&rpc)
         }
         "accounting" => {
@@ -119,6 +149,7 @@ fn with_token<T>(message: T, token: Option<&str>) -> tonic::Request<T> {
 /// Calls `rpc` with a small valid-looking request on `client_id`.
 async fn invoke(
     api: &mut Api,
+    catalog: &mut CatalogApi,
     rpc: &str,
     token: Option<&str>,
     client_id: i64,
@@ -127,6 +158,11 @@ async fn invoke(
     macro_rules! call {
         ($method:ident, $msg:expr) => {
             api.$method(with_token($msg, token)).await.map(|_| ())
+        };
+    }
+    macro_rules! catalog {
+        ($method:ident, $msg:expr) => {
+            catalog.$method(with_token($msg, token)).await.map(|_| ())
         };
     }
     match rpc {
@@ -303,6 +339,86 @@ async fn invoke(
             call!(stream_status_changes, StreamStatusChangesRequest::default())
         }
         "StreamAlerts" => call!(stream_alerts, StreamAlertsRequest::default()),
+        "CreateStatus" => catalog!(
+            create_status,
+            CreateStatusRequest {
+                name: format!("status {id}"),
+                request_id: id,
+                stage: ClientStage::Real as i32,
+                ..Default::default()
+            }
+        ),
+        "UpdateStatus" => catalog!(
+            update_status,
+            UpdateStatusRequest {
+                request_id: id,
+                status_id: 5,
+                display_order: Some(3),
+                ..Default::default()
+            }
+        ),
+        "DeleteStatus" => catalog!(
+            delete_status,
+            DeleteStatusRequest {
+                request_id: id,
+                status_id: 999,
+                ..Default::default()
+            }
+        ),
+        "ListStatuses" => catalog!(list_statuses, ListStatusesRequest::default()),
+        "CreateStatusGroup" => catalog!(
+            create_status_group,
+            CreateStatusGroupRequest {
+                name: format!("group {id}"),
+                request_id: id,
+                ..Default::default()
+            }
+        ),
+        "UpdateStatusGroup" => catalog!(
+            update_status_group,
+            UpdateStatusGroupRequest {
+                request_id: id,
+                status_group_id: 999,
+                ..Default::default()
+            }
+        ),
+        "DeleteStatusGroup" => catalog!(
+            delete_status_group,
+            DeleteStatusGroupRequest {
+                request_id: id,
+                status_group_id: 999,
+                ..Default::default()
+            }
+        ),
+        "ListStatusGroups" => catalog!(list_status_groups, ListStatusGroupsRequest {}),
+        "CreateClassification" => catalog!(
+            create_classification,
+            CreateClassificationRequest {
+                name: format!("type {id}"),
+                request_id: id,
+                kind: ClassificationKind::CustomerType as i32,
+                ..Default::default()
+            }
+        ),
+        "UpdateClassification" => catalog!(
+            update_classification,
+            UpdateClassificationRequest {
+                request_id: id,
+                classification_id: 999,
+                ..Default::default()
+            }
+        ),
+        "DeleteClassification" => catalog!(
+            delete_classification,
+            DeleteClassificationRequest {
+                request_id: id,
+                classification_id: 999,
+                ..Default::default()
+            }
+        ),
+        "ListClassifications" => {
+            catalog!(list_classifications, ListClassificationsRequest::default())
+        }
         other => panic!("no call for {other}"),
     }
 }
@@ -320,6 +436,7 @@ fn refused(result: &Result<(), Status>) -> Option<Code> {
 async fn every_rpc_is_allowed_exactly_where_the_role_table_allows_and_denials_leave_no_trace() {
     let mut app = spawn_secured().await;
     let mut api = app.api.clone();
+    let mut catalog = app.catalog.clone();
     let manager = token("manager");
     let client = api
         .create_client(with_token(
@@ -338,10 +455,29 @@ async fn every_rpc_is_allowed_exactly_where_the_role_table_allows_and_denials_le
         .into_inner()
         .client
         .expect("client");
-    let snapshot = |api: &mut Api| {
+    let snapshot = |api: &mut Api, catalog: &mut CatalogApi| {
         let mut api = api.clone();
+        let mut catalog = catalog.clone();
         let manager = manager.clone();
         async move {
+            let statuses = catalog
+                .list_statuses(with_token(ListStatusesRequest::default(), Some(&manager)))
+                .await
+                .expect("statuses")
+                .into_inner();
+            let groups = catalog
+                .list_status_groups(with_token(ListStatusGroupsRequest {}, Some(&manager)))
+                .await
+                .expect("groups")
+                .into_inner();
+            let classifications = catalog
+                .list_classifications(with_token(
+                    ListClassificationsRequest::default(),
+                    Some(&manager),
+                ))
+                .await
+                .expect("classifications")
+                .into_inner();
             let c = api
                 .get_client(with_token(
                     GetClientRequest {
@@ -363,26 +499,42 @@ async fn every_rpc_is_allowed_exactly_where_the_role_table_allows_and_denials_le
                 .await
                 .expect("list")
                 .into_inner();
-            (c, all.clients.len())
+            (c, all.clients.len(), statuses, groups, classifications)
         }
     };
-    let before = snapshot(&mut api).await;
+    let before = snapshot(&mut api, &mut catalog).await;
 
     // Every denied combination first: none of them may change anything.
     for rpc in RPCS {
         assert_eq!(
-            refused(&invoke(&mut api, rpc, None, client.client_id).await),
+            refused(&invoke(&mut api, &mut catalog, rpc, None, client.client_id).await),
             Some(Code::Unauthenticated),
             "{rpc} without a token"
         );
         assert_eq!(
-            refused(&invoke(&mut api, rpc, Some("wrong-token"), client.client_id).await),
+            refused(
+                &invoke(
+                    &mut api,
+                    &mut catalog,
+                    rpc,
+                    Some("wrong-token"),
+                    client.client_id
+                )
+                .await
+            ),
             Some(Code::Unauthenticated),
             "{rpc} with a wrong token"
         );
         for role in ROLES {
             if !spec_allows(role, rpc) {
-                let result = invoke(&mut api, rpc, Some(&token(role)), client.client_id).await;
+                let result = invoke(
+                    &mut api,
+                    &mut catalog,
+                    rpc,
+                    Some(&token(role)),
+                    client.client_id,
+                )
+                .await;
                 assert_eq!(
                     refused(&result),
                     Some(Code::PermissionDenied),
@@ -392,7 +544,7 @@ async fn every_rpc_is_allowed_exactly_where_the_role_table_allows_and_denials_le
         }
     }
     assert_eq!(
-        snapshot(&mut api).await,
+        snapshot(&mut api, &mut catalog).await,
         before,
         "denied calls left no trace"
     );
@@ -401,7 +553,14 @@ async fn every_rpc_is_allowed_exactly_where_the_role_table_allows_and_denials_le
     for rpc in RPCS {
         for role in ROLES {
             if spec_allows(role, rpc) {
-                let result = invoke(&mut api, rpc, Some(&token(role)), client.client_id).await;
+                let result = invoke(
+                    &mut api,
+                    &mut catalog,
+                    rpc,
+                    Some(&token(role)),
+                    client.client_id,
+                )
+                .await;
                 assert_eq!(refused(&result), None, "{role} calling {rpc}: {result:?}");
             }
         }

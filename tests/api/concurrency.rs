@@ -211,3 +211,80 @@ async fn one_document_raced_onto_two_clients_gets_exactly_one_owner() {
     assert_eq!(owners.len(), 1, "only one client ever accepted it");
     assert_eq!(applied, 1, "recorded once");
 }
+
+/// A status deleted while writers are moving clients into it: either the deletion is refused
+/// (someone holds it) or no client ends up holding a status that no longer exists.
+#[tokio::test]
+async fn a_status_deleted_while_clients_move_into_it_is_never_left_dangling() {
+    let mut app = spawn_app().await;
+    for round in 0..3 {
+        let status = app
+            .add_status(ClientStage::Real, &format!("Contested {round}"))
+            .await;
+        let mut clients = Vec::new();
+        for i in 0..6 {
+            clients.push(app.create(&format!("C{round}-{i}")).await.client_id);
+        }
+        let mut tasks = Vec::new();
+        for (i, &client_id) in clients.iter().enumerate() {
+            let mut api = app.api.clone();
+            tasks.push(tokio::spawn(async move {
+                if i % 2 == 1 {
+                    tokio::task::yield_now().await;
+                }
+                api.set_status(SetStatusRequest {
+                    request_id: rid(),
+                    client_id,
+                    status_id: status.status_id,
+                    reason: "race".into(),
+                    ..Default::default()
+                })
+                .await
+                .map(|_| ())
+            }));
+        }
+        let mut catalog = app.catalog.clone();
+        let deletion = tokio::spawn(async move {
+            catalog
+                .delete_status(DeleteStatusRequest {
+                    request_id: rid(),
+                    status_id: status.status_id,
+                    ..Default::default()
+                })
+                .await
+                .map(|_| ())
+        });
+        for task in tasks {
+            if let Err(e) = task.await.expect("task") {
+                assert!(
+                    matches!(
+                        e.code(),
+                        tonic::Code::InvalidArgument | tonic::Code::Aborted
+                    ),
+                    "a move into a vanishing status is refused cleanly: {e:?}"
+                );
+            }
+        }
+        let deleted = match deletion.await.expect("task") {
+            Ok(()) => true,
+            Err(e) => {
+                assert_error(&e, tonic::Code::FailedPrecondition, "STATUS_IN_USE");
+                false
+            }
+        };
+        let mut holders = 0;
+        for &id in &clients {
+            if app.get(id).await.status_id == status.status_id {
+                holders += 1;
+            }
+        }
+        if deleted {
+            assert_eq!(holders, 0, "round {round}: deleted, yet clients hold it");
+        } else {
+            assert!(
+                holders > 0,
+                "round {round}: refused although nobody holds it"
+            );
+        }
+    }
+}

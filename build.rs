@@ -7,6 +7,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/crm/clientstatus/v1/client.proto",
         "proto/crm/clientstatus/v1/client_status_service.proto",
         "proto/crm/clientstatus/v1/status_catalog_service.proto",
+        "proto/crm/clientstatus/v1/client_report_service.proto",
     ];
     for proto in &protos {
         println!("cargo:rerun-if-changed={proto}");

@@ -13,6 +13,8 @@ use crate::config::Config;
 use crate::grpc::ClientStatusApi;
 use crate::grpc::access::{AccessLayer, Tokens};
 use crate::grpc::catalog::StatusCatalogApi;
+use crate::grpc::reports::ClientReportApi;
+use crate::proto::client_report_service_server::ClientReportServiceServer;
 use crate::proto::client_status_service_server::ClientStatusServiceServer;
 use crate::proto::status_catalog_service_server::StatusCatalogServiceServer;
 use crate::store::Store;
@@ -100,6 +102,9 @@ async fn serve<S: Store>(
     health
         .set_serving::<StatusCatalogServiceServer<StatusCatalogApi<S>>>()
         .await;
+    health
+        .set_serving::<ClientReportServiceServer<ClientReportApi<S>>>()
+        .await;
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -126,6 +131,9 @@ async fn serve<S: Store>(
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(StatusCatalogServiceServer::new(StatusCatalogApi::new(
+            store.clone(),
+        )))
+        .add_service(ClientReportServiceServer::new(ClientReportApi::new(
             store.clone(),
         )))
         .add_service(ClientStatusServiceServer::new(ClientStatusApi::new(

@@ -27,6 +27,8 @@ mod idempotency;
 mod postgres_only;
 #[path = "api/reads.rs"]
 mod reads;
+#[path = "api/reports.rs"]
+mod reports;
 #[path = "api/server.rs"]
 mod server;
 #[path = "api/streams.rs"]

@@ -24,6 +24,8 @@ mod helpers;
 mod idempotency;
 #[path = "api/reads.rs"]
 mod reads;
+#[path = "api/reports.rs"]
+mod reports;
 #[path = "api/server.rs"]
 mod server;
 #[path = "api/streams.rs"]

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod catalog;
 pub mod codec;
 pub mod convert;
+pub mod reports;
 pub mod requests;
 pub mod service;
 pub mod status;

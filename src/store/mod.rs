@@ -76,6 +76,115 @@ pub struct ClientFilter {
     pub include_ended: bool,
 }
 
+/// Which clients a funnel counts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CountFilter {
+    pub stages: Vec<Stage>,
+    pub owner: Option<String>,
+    pub branch: Option<String>,
+    pub include_deleted: bool,
+}
+
+/// What a funnel is broken down by.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Dimensions {
+    pub stage: bool,
+    pub status: bool,
+    pub owner: bool,
+}
+
+impl Dimensions {
+    /// The select list: each dimension's column, or a blank of its type when not grouped by.
+    fn select_list(self) -> String {
+        format!(
+            "{} AS stage, {} AS status_id, {} AS owner",
+            if self.stage {
+                "c.stage"
+            } else {
+                "CAST(-1 AS BIGINT)"
+            },
+            if self.status {
+                "c.status_id"
+            } else {
+                "CAST(0 AS BIGINT)"
+            },
+            if self.owner { "c.owner" } else { "''" },
+        )
+    }
+}
+
+/// One row of the funnel; a dimension not grouped by is `None`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientCount {
+    pub stage: Option<Stage>,
+    pub status_id: Option<i64>,
+    pub owner: Option<String>,
+    pub count: i64,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct ClientCountRow {
+    stage: i64,
+    status_id: i64,
+    owner: String,
+    n: i64,
+}
+
+impl ClientCountRow {
+    fn into_count(self, dims: Dimensions) -> ClientCount {
+        ClientCount {
+            stage: dims.stage.then(|| Stage::from_rank(self.stage)).flatten(),
+            status_id: dims.status.then_some(self.status_id),
+            owner: dims.owner.then_some(self.owner),
+            count: self.n,
+        }
+    }
+}
+
+/// Which history entries an activity report counts, and the day boundaries it uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActivityQuery {
+    pub from: Timestamp,
+    pub to: Timestamp,
+    /// Offset from UTC of the days, in minutes.
+    pub utc_offset_minutes: i32,
+    pub actor: Option<String>,
+    pub causes: Vec<String>,
+}
+
+/// How many entries one user made of one kind on one day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActivityCount {
+    pub actor: String,
+    pub day: chrono::NaiveDate,
+    pub cause: String,
+    pub count: i64,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct ActivityRow {
+    actor: String,
+    day: i64,
+    cause: String,
+    n: i64,
+}
+
+const MICROS_PER_DAY: i64 = 86_400_000_000;
+
+impl ActivityRow {
+    fn into_count(self) -> Result<ActivityCount> {
+        let day = chrono::DateTime::from_timestamp(self.day * 86_400, 0)
+            .ok_or_else(|| StoreError::Internal(format!("bad day {}", self.day)))?
+            .date_naive();
+        Ok(ActivityCount {
+            actor: self.actor,
+            day,
+            cause: self.cause,
+            count: self.n,
+        })
+    }
+}
+
 /// A page position: the last key returned, exclusive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Page<K> {
@@ -183,6 +292,17 @@ pub trait Store: Send + Sync + 'static {
         filter: &ClientFilter,
         page: Page<i64>,
     ) -> impl Future<Output = Result<Vec<Client>>> + Send;
+    /// The funnel: clients counted by the chosen dimensions, ordered by them.
+    fn count_clients(
+        &self,
+        filter: &CountFilter,
+        dims: Dimensions,
+    ) -> impl Future<Output = Result<Vec<ClientCount>>> + Send;
+    /// History entries counted per actor, day and cause, ordered by day, actor, cause.
+    fn count_activities(
+        &self,
+        query: &ActivityQuery,
+    ) -> impl Future<Output = Result<Vec<ActivityCount>>> + Send;
     /// Catalogue entries of these kinds, in listing order (kind, stage, display order, name).
     fn catalog(&self, kinds: &[CatalogKind]) -> impl Future<Output = Result<Vec<Entry>>> + Send;
     /// Fails with `ClientNotFound` when the client does not exist.

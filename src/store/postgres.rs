@@ -26,8 +26,10 @@ use super::rows::{
     StatusEventRow, TimerRow, details_json, reference_column, stage_filter, status_ids_json,
 };
 use super::{
-    AlertFilter, AlertRecord, ClientFilter, EventFilter, HistoryKey, HistoryRecord, Mutation,
-    Outcome, Page, Result, StatusEventRecord, Store, StoreError, Stream, StreamBounds,
+    ActivityCount, ActivityQuery, ActivityRow, AlertFilter, AlertRecord, ClientCount,
+    ClientCountRow, ClientFilter, CountFilter, Dimensions, EventFilter, HistoryKey, HistoryRecord,
+    MICROS_PER_DAY, Mutation, Outcome, Page, Result, StatusEventRecord, Store, StoreError, Stream,
+    StreamBounds,
 };
 
 async fn load_entries<'c, E>(executor: E, kinds: &[CatalogKind]) -> Result<Vec<Entry>>
@@ -190,6 +192,65 @@ impl Store for PgStore {
             .await
             .map_err(db_error)?;
         rows.into_iter().map(Client::try_from).collect()
+    }
+
+    async fn count_clients(
+        &self,
+        filter: &CountFilter,
+        dims: Dimensions,
+    ) -> Result<Vec<ClientCount>> {
+        let mut q = QueryBuilder::<Postgres>::new(format!(
+            "SELECT {}, count(*) AS n FROM clients c WHERE 1 = 1",
+            dims.select_list()
+        ));
+        if !filter.include_deleted {
+            q.push(" AND c.deleted_at IS NULL");
+        }
+        if !filter.stages.is_empty() {
+            let ranks: Vec<i64> = filter.stages.iter().map(|s| s.rank()).collect();
+            q.push(" AND c.stage = ANY(").push_bind(ranks).push(")");
+        }
+        if let Some(owner) = &filter.owner {
+            q.push(" AND c.owner = ").push_bind(owner.clone());
+        }
+        if let Some(branch) = &filter.branch {
+            q.push(" AND c.branch = ").push_bind(branch.clone());
+        }
+        q.push(" GROUP BY 1, 2, 3 ORDER BY 1, 2, 3");
+        let rows: Vec<ClientCountRow> = q
+            .build_query_as()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(rows.into_iter().map(|r| r.into_count(dims)).collect())
+    }
+
+    async fn count_activities(&self, query: &ActivityQuery) -> Result<Vec<ActivityCount>> {
+        let offset = i64::from(query.utc_offset_minutes) * 60_000_000;
+        let mut q = QueryBuilder::<Postgres>::new("SELECT actor, (occurred_at + ");
+        q.push_bind(offset)
+            .push(format!(
+                ") / {MICROS_PER_DAY} AS day, cause, count(*) AS n FROM history"
+            ))
+            .push(" WHERE occurred_at >= ")
+            .push_bind(query.from.timestamp_micros())
+            .push(" AND occurred_at < ")
+            .push_bind(query.to.timestamp_micros());
+        if let Some(actor) = &query.actor {
+            q.push(" AND actor = ").push_bind(actor.clone());
+        }
+        if !query.causes.is_empty() {
+            q.push(" AND cause = ANY(")
+                .push_bind(query.causes.clone())
+                .push(")");
+        }
+        q.push(" GROUP BY actor, day, cause ORDER BY day, actor, cause");
+        let rows: Vec<ActivityRow> = q
+            .build_query_as()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?;
+        rows.into_iter().map(ActivityRow::into_count).collect()
     }
 
     async fn catalog(&self, kinds: &[CatalogKind]) -> Result<Vec<Entry>> {

@@ -10,6 +10,7 @@ use crate::helpers::*;
 
 type Api = client_status_service_client::ClientStatusServiceClient<Channel>;
 type CatalogApi = status_catalog_service_client::StatusCatalogServiceClient<Channel>;
+type ReportApi = client_report_service_client::ClientReportServiceClient<Channel>;
 
 const ROLES: [&str; 6] = [
     "portal",
@@ -20,7 +21,7 @@ const ROLES: [&str; 6] = [
     "dashboard",
 ];
 
-const RPCS: [&str; 34] = [
+const RPCS: [&str; 36] = [
     "CreateClient",
     "GetClient",
     "ListClients",
@@ -56,6 +57,9 @@ const RPCS: [&str; 34] = [
     "UpdateClassification",
     "DeleteClassification",
     "ListClassifications",
+    // ClientReportService
+    "CountClients",
+    "CountActivities",
 ];
 
 /// The table of SPEC section 7, written out here independently of the server's.
@@ -68,6 +72,8 @@ fn spec_allows(role: &str, rpc: &str) -> bool {
         "ListStatuses",
         "ListStatusGroups",
         "ListClassifications",
+        "CountClients",
+        "CountActivities",
     ]
     .contains(&rpc);
     let streams = rpc.starts_with("Stream");
@@ -150,6 +156,7 @@ fn with_token<T>(message: T, token: Option<&str>) -> tonic::Request<T> {
 async fn invoke(
     api: &mut Api,
     catalog: &mut CatalogApi,
+    reports: &mut ReportApi,
     rpc: &str,
     token: Option<&str>,
     client_id: i64,
@@ -419,6 +426,21 @@ async fn invoke(
         "ListClassifications" => {
             catalog!(list_classifications, ListClassificationsRequest::default())
         }
+        "CountClients" => reports
+            .count_clients(with_token(CountClientsRequest::default(), token))
+            .await
+            .map(|_| ()),
+        "CountActivities" => reports
+            .count_activities(with_token(
+                CountActivitiesRequest {
+                    from: Some(ts("2026-01-01T00:00:00Z")),
+                    to: Some(ts("2026-01-02T00:00:00Z")),
+                    ..Default::default()
+                },
+                token,
+            ))
+            .await
+            .map(|_| ()),
         other => panic!("no call for {other}"),
     }
 }
@@ -437,6 +459,7 @@ async fn every_rpc_is_allowed_exactly_where_the_role_table_allows_and_denials_le
     let mut app = spawn_secured().await;
     let mut api = app.api.clone();
     let mut catalog = app.catalog.clone();
+    let mut reports = app.reports.clone();
     let manager = token("manager");
     let client = api
         .create_client(with_token(
@@ -507,7 +530,17 @@ async fn every_rpc_is_allowed_exactly_where_the_role_table_allows_and_denials_le
     // Every denied combination first: none of them may change anything.
     for rpc in RPCS {
         assert_eq!(
-            refused(&invoke(&mut api, &mut catalog, rpc, None, client.client_id).await),
+            refused(
+                &invoke(
+                    &mut api,
+                    &mut catalog,
+                    &mut reports,
+                    rpc,
+                    None,
+                    client.client_id
+                )
+                .await
+            ),
             Some(Code::Unauthenticated),
             "{rpc} without a token"
         );
@@ -516,6 +549,7 @@ async fn every_rpc_is_allowed_exactly_where_the_role_table_allows_and_denials_le
                 &invoke(
                     &mut api,
                     &mut catalog,
+                    &mut reports,
                     rpc,
                     Some("wrong-token"),
                     client.client_id
@@ -530,6 +564,7 @@ async fn every_rpc_is_allowed_exactly_where_the_role_table_allows_and_denials_le
                 let result = invoke(
                     &mut api,
                     &mut catalog,
+                    &mut reports,
                     rpc,
                     Some(&token(role)),
                     client.client_id,
@@ -556,6 +591,7 @@ async fn every_rpc_is_allowed_exactly_where_the_role_table_allows_and_denials_le
                 let result = invoke(
                     &mut api,
                     &mut catalog,
+                    &mut reports,
                     rpc,
                     Some(&token(role)),
                     client.client_id,

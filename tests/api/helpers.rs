@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use clientstatus::config::Config;
+use clientstatus::proto::client_report_service_client::ClientReportServiceClient;
 use clientstatus::proto::client_status_service_client::ClientStatusServiceClient;
 use clientstatus::proto::status_catalog_service_client::StatusCatalogServiceClient;
 use clientstatus::proto::*;
@@ -19,6 +20,7 @@ use tonic_types::StatusExt;
 pub struct TestApp {
     pub api: ClientStatusServiceClient<Channel>,
     pub catalog: StatusCatalogServiceClient<Channel>,
+    pub reports: ClientReportServiceClient<Channel>,
     pub channel: Channel,
     pub config: Config,
     stop: Option<oneshot::Sender<()>>,
@@ -224,6 +226,7 @@ pub async fn start_with_clock(config: Config, db: Arc<TestDb>, clock: Arc<Manual
     TestApp {
         api: ClientStatusServiceClient::new(channel.clone()),
         catalog: StatusCatalogServiceClient::new(channel.clone()),
+        reports: ClientReportServiceClient::new(channel.clone()),
         channel,
         config,
         stop: Some(stop),

@@ -14,7 +14,12 @@ use crate::helpers::*;
 async fn health_reports_serving_for_the_server_and_the_service() {
     let app = spawn_app().await;
     let mut health = HealthClient::new(app.channel.clone());
-    for service in ["", "crm.clientstatus.v1.ClientStatusService"] {
+    for service in [
+        "",
+        "crm.clientstatus.v1.ClientStatusService",
+        "crm.clientstatus.v1.StatusCatalogService",
+        "crm.clientstatus.v1.ClientReportService",
+    ] {
         let resp = health
             .check(HealthCheckRequest {
                 service: service.into(),
@@ -62,6 +67,12 @@ async fn reflection_lists_the_service_with_its_twenty_rpcs_and_two_streams() {
         names.contains(&"grpc.health.v1.Health".to_string()),
         "{names:?}"
     );
+    for other in ["StatusCatalogService", "ClientReportService"] {
+        assert!(
+            names.contains(&format!("crm.clientstatus.v1.{other}")),
+            "{names:?}"
+        );
+    }
 
     let Some(Ok(second)) = responses.next().await else {
         panic!("no file")

@@ -1,12 +1,14 @@
-use clap::Parser;
 use tokio::net::TcpListener;
 
-use clientstatus::config::{Cli, CliCommand, LogFormat};
+use clientstatus::config::{self, CliCommand, LogFormat};
 use clientstatus::startup;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let CliCommand::Serve(config) = Cli::parse().command;
+    let CliCommand::Serve(config) = match config::load(std::env::args_os()) {
+        Ok(cli) => cli.command,
+        Err(e) => e.exit(),
+    };
     let filter =
         tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
     let logs = tracing_subscriber::fmt().with_env_filter(filter);
@@ -14,6 +16,12 @@ async fn main() -> std::process::ExitCode {
         LogFormat::Text => logs.init(),
         LogFormat::Json => logs.json().init(),
     }
+    // Debug masks the database password; tokens are only ever a file's path.
+    tracing::info!(settings = ?config, "starting");
+    serve(config).await
+}
+
+async fn serve(config: config::Config) -> std::process::ExitCode {
     let listen = config.effective_listen();
     if listen != config.listen {
         tracing::warn!(

@@ -6,6 +6,8 @@ mod backend {
 }
 #[path = "api/access.rs"]
 mod access;
+#[path = "api/cli.rs"]
+mod cli;
 #[path = "api/concurrency.rs"]
 mod concurrency;
 #[path = "api/declarations.rs"]

@@ -89,9 +89,21 @@ pub struct Config {
     /// Keep stream entries (status events, alerts) this long (e.g. 90d); unset: for ever.
     #[arg(long, env = "CLIENTSTATUS_EVENT_RETENTION", value_parser = parse_duration)]
     pub event_retention: Option<chrono::Duration>,
+
+    /// OpenTelemetry collector to send traces to over OTLP/gRPC, e.g. http://otel-collector:4317;
+    /// unset: no traces leave the process. The other OTEL_* variables apply as usual
+    /// (OTEL_SERVICE_NAME, OTEL_EXPORTER_OTLP_HEADERS, OTEL_TRACES_SAMPLER…).
+    #[arg(
+        long,
+        env = "OTEL_EXPORTER_OTLP_ENDPOINT",
+        value_parser = parse_otlp_endpoint,
+        hide_env_values = true
+    )]
+    pub otlp_endpoint: Option<String>,
 }
 
-/// Every setting, with the database URL's password masked: this is what the startup log prints.
+/// Every setting, with the database URL's and the collector URL's passwords masked: this is
+/// what the startup log prints.
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let duration = |d: &chrono::Duration| format_duration(*d);
@@ -113,6 +125,10 @@ impl fmt::Debug for Config {
                 "event_retention",
                 &self.event_retention.as_ref().map(duration),
             )
+            .field(
+                "otlp_endpoint",
+                &self.otlp_endpoint.as_deref().map(redact_url),
+            )
             .finish()
     }
 }
@@ -132,6 +148,7 @@ impl Config {
             log_format: LogFormat::Text,
             tokens_file: None,
             metrics_listen: None,
+            otlp_endpoint: None,
         }
     }
 
@@ -235,6 +252,23 @@ pub fn format_duration(d: chrono::Duration) -> String {
     format!("{ms}ms")
 }
 
+/// The collector's address: an `http://` URL (the exporter is built without TLS; run a local
+/// collector or agent to reach a TLS endpoint).
+fn parse_otlp_endpoint(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    if text.starts_with("http://") && text.len() > "http://".len() {
+        Ok(text.to_string())
+    } else if text.starts_with("https://") {
+        Err(
+            "https is not supported: this build exports OTLP/gRPC without TLS; send to a \
+             collector or agent reachable over http://"
+                .into(),
+        )
+    } else {
+        Err("expected http://HOST:PORT, e.g. http://otel-collector:4317".into())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -267,9 +301,11 @@ mod tests {
 
     #[test]
     fn debug_of_the_configuration_masks_passwords() {
-        let c = Config::with_database("postgres://app:s3cret@db:5432/crm");
+        let mut c = Config::with_database("postgres://app:s3cret@db:5432/crm");
+        c.otlp_endpoint = Some("http://otel:hunter2@collector:4317".into());
         let shown = format!("{c:?}");
         assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(!shown.contains("hunter2"), "{shown}");
         assert!(shown.contains("postgres://app:***@db:5432/crm"), "{shown}");
         assert!(shown.contains("hot_lead_sla: \"15m\""), "{shown}");
         let cli = Cli {
@@ -283,5 +319,12 @@ mod tests {
         for text in ["15m", "90d", "250ms", "1s", "12h", "90s"] {
             assert_eq!(format_duration(parse_duration(text).unwrap()), text);
         }
+    }
+
+    #[test]
+    fn the_collector_must_be_a_plain_http_url() {
+        assert!(parse_otlp_endpoint("http://otel-collector:4317").is_ok());
+        assert!(parse_otlp_endpoint("https://collector:4317").is_err());
+        assert!(parse_otlp_endpoint("otel-collector:4317").is_err());
     }
 }

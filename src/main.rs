@@ -1,7 +1,8 @@
 use tokio::net::TcpListener;
 
-use clientstatus::config::{self, CliCommand, LogFormat};
+use clientstatus::config::{self, CliCommand};
 use clientstatus::startup;
+use clientstatus::telemetry::Tracing;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
@@ -9,16 +10,18 @@ async fn main() -> std::process::ExitCode {
         Ok(cli) => cli.command,
         Err(e) => e.exit(),
     };
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    let logs = tracing_subscriber::fmt().with_env_filter(filter);
-    match config.log_format {
-        LogFormat::Text => logs.init(),
-        LogFormat::Json => logs.json().init(),
-    }
+    let tracing = match Tracing::init(&config) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("clientstatus: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
     // Debug masks the database password; tokens are only ever a file's path.
     tracing::info!(settings = ?config, "starting");
-    serve(config).await
+    let code = serve(config).await;
+    tracing.shutdown().await;
+    code
 }
 
 async fn serve(config: config::Config) -> std::process::ExitCode {

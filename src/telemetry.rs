@@ -1,16 +1,18 @@
-//! Metrics in the Prometheus text format, served on their own HTTP port, and the per-RPC
-//! tower layer that counts calls, times them and opens a tracing span for each.
+//! Metrics in the Prometheus text format, served on their own HTTP port; `rpc` is the per-RPC
+//! tower layer (span, W3C trace context, counts, latency) and `otel` the log and trace export.
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
-use std::task::{Context, Poll};
-use std::time::Instant;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
-use tonic::codegen::http;
-use tracing::Instrument;
+
+mod otel;
+mod rpc;
+
+pub use otel::{Tracing, TracingError};
+pub use rpc::{Rpc, RpcLayer, note_client_ids};
 
 /// Latency buckets, in seconds.
 const BUCKETS: [f64; 12] = [
@@ -54,8 +56,10 @@ impl Metrics {
         }
     }
 
-    /// A committed stage change (counted when its event is written).
+    /// A committed stage change (counted when its event is written). Also noted on the span
+    /// of the RPC that made it.
     pub fn stage_transition(&self, from: &'static str, to: &'static str) {
+        rpc::note_stage_change(from, to);
         *self
             .transitions
             .lock()
@@ -203,68 +207,5 @@ pub async fn serve_metrics(listener: TcpListener) {
             );
             let _ = socket.write_all(response.as_bytes()).await;
         });
-    }
-}
-
-/// Counts and times every gRPC call and runs it in a span named after its method.
-#[derive(Debug, Clone, Default)]
-pub struct RpcLayer;
-
-impl<S> tower::Layer<S> for RpcLayer {
-    type Service = Rpc<S>;
-
-    fn layer(&self, inner: S) -> Rpc<S> {
-        Rpc { inner }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct Rpc<S> {
-    inner: S,
-}
-
-type BoxFuture<T, E> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, E>> + Send>>;
-
-impl<S, B, RB> tower::Service<http::Request<B>> for Rpc<S>
-where
-    S: tower::Service<http::Request<B>, Response = http::Response<RB>>,
-    S::Future: Send + 'static,
-    RB: Send + 'static,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = BoxFuture<Self::Response, Self::Error>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        let path = request.uri().path().to_string();
-        let method = path.rsplit('/').next().unwrap_or_default().to_string();
-        let span = tracing::info_span!("rpc", rpc.method = %method, rpc.service = %path.trim_start_matches('/').split('/').next().unwrap_or_default(), rpc.code = tracing::field::Empty);
-        let started = Instant::now();
-        let future = self.inner.call(request);
-        Box::pin(
-            async move {
-                let result = future.await;
-                // tonic sends a handler's error as a trailers-only response: its code is in the
-                // headers. A response without one carries OK in its trailers.
-                let code = match &result {
-                    Ok(response) => response
-                        .headers()
-                        .get("grpc-status")
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.parse::<i32>().ok())
-                        .map_or(tonic::Code::Ok, tonic::Code::from_i32),
-                    Err(_) => tonic::Code::Unknown,
-                };
-                let code = format!("{code:?}");
-                tracing::Span::current().record("rpc.code", code.as_str());
-                metrics().observe_rpc(&method, &code, started.elapsed().as_secs_f64());
-                result
-            }
-            .instrument(span),
-        )
     }
 }

@@ -20,7 +20,13 @@ fn text(bytes: &[u8]) -> String {
 fn help_lists_every_setting_and_never_a_secret() {
     let out = run(
         &["serve", "--help"],
-        &[("DATABASE_URL", "postgres://app:hunter2@db:5432/crm")],
+        &[
+            ("DATABASE_URL", "postgres://app:hunter2@db:5432/crm"),
+            (
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                "http://otel:hunter2@collector:4317",
+            ),
+        ],
     );
     assert!(out.status.success());
     let help = text(&out.stdout);
@@ -36,10 +42,15 @@ fn help_lists_every_setting_and_never_a_secret() {
         "--metrics-listen",
         "--log-format",
         "--event-retention",
+        "--otlp-endpoint",
     ] {
         assert!(help.contains(flag), "{flag} missing from:\n{help}");
     }
-    for variable in ["CLIENTSTATUS_CONFIG", "DATABASE_URL"] {
+    for variable in [
+        "CLIENTSTATUS_CONFIG",
+        "DATABASE_URL",
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+    ] {
         assert!(help.contains(variable), "{variable} missing from:\n{help}");
     }
     assert!(!help.contains("hunter2"), "{help}");

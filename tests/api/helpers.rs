@@ -18,6 +18,8 @@ use tonic_types::StatusExt;
 pub struct TestApp {
     pub api: ClientStatusServiceClient<Channel>,
     pub channel: Channel,
+    /// Where the server listens.
+    pub addr: std::net::SocketAddr,
     pub config: Config,
     stop: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<()>>,
@@ -222,6 +224,7 @@ pub async fn start_with_clock(config: Config, db: Arc<TestDb>, clock: Arc<Manual
     TestApp {
         api: ClientStatusServiceClient::new(channel.clone()),
         channel,
+        addr,
         config,
         stop: Some(stop),
         server: Some(server),

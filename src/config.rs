@@ -1,11 +1,19 @@
-//! Settings, by flag or environment variable (`clientstatus serve --help` lists them).
+//! Settings, by flag, environment variable or configuration file (`clientstatus serve --help`
+//! lists them). A flag wins over its variable, the variable over the file, the file over the
+//! built-in default; `file` reads the file.
+use std::fmt;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
 use crate::alerts::SchedulerSettings;
 use crate::domain::Settings;
 use crate::domain::alerts::AlertSettings;
+
+mod file;
+
+pub use file::load;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -24,8 +32,14 @@ pub enum CliCommand {
     Serve(Config),
 }
 
-#[derive(Debug, Clone, Args)]
+/// Debug redacts the database password (see the `Debug` impl below).
+#[derive(Clone, Args)]
 pub struct Config {
+    /// A TOML file of settings, keys named like these flags (`listen = "0.0.0.0:50051"`,
+    /// `hot_lead_sla = "15m"`); a flag or environment variable wins over the file.
+    #[arg(long, env = "CLIENTSTATUS_CONFIG")]
+    pub config: Option<PathBuf>,
+
     /// Address to listen on for gRPC.
     #[arg(long, env = "CLIENTSTATUS_LISTEN", default_value = "127.0.0.1:50051")]
     pub listen: SocketAddr,
@@ -62,7 +76,7 @@ pub struct Config {
     /// Bearer tokens (TOML: `[[tokens]]` with principal, roles, sha256). Without it every
     /// caller is the local operator and the server listens on loopback only.
     #[arg(long, env = "CLIENTSTATUS_TOKENS_FILE")]
-    pub tokens_file: Option<std::path::PathBuf>,
+    pub tokens_file: Option<PathBuf>,
 
     /// Where to serve Prometheus metrics (`GET /metrics`), e.g. 0.0.0.0:9090; unset: nowhere.
     #[arg(long, env = "CLIENTSTATUS_METRICS_LISTEN")]
@@ -75,12 +89,55 @@ pub struct Config {
     /// Keep stream entries (status events, alerts) this long (e.g. 90d); unset: for ever.
     #[arg(long, env = "CLIENTSTATUS_EVENT_RETENTION", value_parser = parse_duration)]
     pub event_retention: Option<chrono::Duration>,
+
+    /// OpenTelemetry collector to send traces to over OTLP/gRPC, e.g. http://otel-collector:4317;
+    /// unset: no traces leave the process. The other OTEL_* variables apply as usual
+    /// (OTEL_SERVICE_NAME, OTEL_EXPORTER_OTLP_HEADERS, OTEL_TRACES_SAMPLER…).
+    #[arg(
+        long,
+        env = "OTEL_EXPORTER_OTLP_ENDPOINT",
+        value_parser = parse_otlp_endpoint,
+        hide_env_values = true
+    )]
+    pub otlp_endpoint: Option<String>,
+}
+
+/// Every setting, with the database URL's and the collector URL's passwords masked: this is
+/// what the startup log prints.
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let duration = |d: &chrono::Duration| format_duration(*d);
+        f.debug_struct("Config")
+            .field("config", &self.config)
+            .field("listen", &self.listen)
+            .field("database_url", &self.database_for_logs())
+            .field(
+                "extra_properties_mean_deal",
+                &self.extra_properties_mean_deal,
+            )
+            .field("hot_lead_sla", &duration(&self.hot_lead_sla))
+            .field("follow_up_stale_days", &self.follow_up_stale_days)
+            .field("alert_poll_interval", &duration(&self.alert_poll_interval))
+            .field("tokens_file", &self.tokens_file)
+            .field("metrics_listen", &self.metrics_listen)
+            .field("log_format", &self.log_format)
+            .field(
+                "event_retention",
+                &self.event_retention.as_ref().map(duration),
+            )
+            .field(
+                "otlp_endpoint",
+                &self.otlp_endpoint.as_deref().map(redact_url),
+            )
+            .finish()
+    }
 }
 
 impl Config {
     /// A configuration for tests and embedding: the given database, defaults elsewhere.
     pub fn with_database(database_url: impl Into<String>) -> Self {
         Config {
+            config: None,
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             database_url: database_url.into(),
             extra_properties_mean_deal: false,
@@ -91,6 +148,7 @@ impl Config {
             log_format: LogFormat::Text,
             tokens_file: None,
             metrics_listen: None,
+            otlp_endpoint: None,
         }
     }
 
@@ -126,16 +184,23 @@ impl Config {
 
     /// The database URL with any password masked, for logs.
     pub fn database_for_logs(&self) -> String {
-        match self.database_url.split_once("://") {
-            Some((scheme, rest)) => match rest.split_once('@') {
-                Some((auth, host)) => {
-                    let user = auth.split(':').next().unwrap_or("");
-                    format!("{scheme}://{user}:***@{host}")
-                }
-                None => self.database_url.clone(),
-            },
-            None => self.database_url.clone(),
+        redact_url(&self.database_url)
+    }
+}
+
+/// `scheme://user:password@host/…` with the password masked (`user:***`); other text as is.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    // The credentials end at the last '@' before the path: a password may contain '@'.
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => {
+            let user = rest[..at].split(':').next().unwrap_or("");
+            format!("{scheme}://{user}:***{}", &rest[at..])
         }
+        None => url.to_string(),
     }
 }
 
@@ -171,6 +236,39 @@ pub fn parse_duration(text: &str) -> Result<chrono::Duration, String> {
         .ok_or_else(|| format!("{text:?} is out of range"))
 }
 
+/// The inverse of `parse_duration`, in the largest unit that divides evenly.
+pub fn format_duration(d: chrono::Duration) -> String {
+    let ms = d.num_milliseconds();
+    for (unit, size) in [
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1_000),
+    ] {
+        if ms != 0 && ms % size == 0 {
+            return format!("{}{unit}", ms / size);
+        }
+    }
+    format!("{ms}ms")
+}
+
+/// The collector's address: an `http://` URL (the exporter is built without TLS; run a local
+/// collector or agent to reach a TLS endpoint).
+fn parse_otlp_endpoint(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    if text.starts_with("http://") && text.len() > "http://".len() {
+        Ok(text.to_string())
+    } else if text.starts_with("https://") {
+        Err(
+            "https is not supported: this build exports OTLP/gRPC without TLS; send to a \
+             collector or agent reachable over http://"
+                .into(),
+        )
+    } else {
+        Err("expected http://HOST:PORT, e.g. http://otel-collector:4317".into())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,7 +290,41 @@ mod tests {
     fn passwords_never_reach_the_logs() {
         let mut c = Config::with_database("postgres://app:s3cret@db:5432/crm");
         assert_eq!(c.database_for_logs(), "postgres://app:***@db:5432/crm");
+        c.database_url = "postgres://app:p@ss@db/crm?sslmode=require".into();
+        assert_eq!(
+            c.database_for_logs(),
+            "postgres://app:***@db/crm?sslmode=require"
+        );
         c.database_url = "sqlite:clientstatus.db".into();
         assert_eq!(c.database_for_logs(), "sqlite:clientstatus.db");
+    }
+
+    #[test]
+    fn debug_of_the_configuration_masks_passwords() {
+        let mut c = Config::with_database("postgres://app:s3cret@db:5432/crm");
+        c.otlp_endpoint = Some("http://otel:hunter2@collector:4317".into());
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("postgres://app:***@db:5432/crm"), "{shown}");
+        assert!(shown.contains("hot_lead_sla: \"15m\""), "{shown}");
+        let cli = Cli {
+            command: CliCommand::Serve(c),
+        };
+        assert!(!format!("{cli:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn durations_print_as_they_are_written() {
+        for text in ["15m", "90d", "250ms", "1s", "12h", "90s"] {
+            assert_eq!(format_duration(parse_duration(text).unwrap()), text);
+        }
+    }
+
+    #[test]
+    fn the_collector_must_be_a_plain_http_url() {
+        assert!(parse_otlp_endpoint("http://otel-collector:4317").is_ok());
+        assert!(parse_otlp_endpoint("https://collector:4317").is_err());
+        assert!(parse_otlp_endpoint("otel-collector:4317").is_err());
     }
 }

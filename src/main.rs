@@ -1,19 +1,30 @@
-use clap::Parser;
 use tokio::net::TcpListener;
 
-use clientstatus::config::{Cli, CliCommand, LogFormat};
+use clientstatus::config::{self, CliCommand};
 use clientstatus::startup;
+use clientstatus::telemetry::Tracing;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let CliCommand::Serve(config) = Cli::parse().command;
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    let logs = tracing_subscriber::fmt().with_env_filter(filter);
-    match config.log_format {
-        LogFormat::Text => logs.init(),
-        LogFormat::Json => logs.json().init(),
-    }
+    let CliCommand::Serve(config) = match config::load(std::env::args_os()) {
+        Ok(cli) => cli.command,
+        Err(e) => e.exit(),
+    };
+    let tracing = match Tracing::init(&config) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("clientstatus: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    // Debug masks the database password; tokens are only ever a file's path.
+    tracing::info!(settings = ?config, "starting");
+    let code = serve(config).await;
+    tracing.shutdown().await;
+    code
+}
+
+async fn serve(config: config::Config) -> std::process::ExitCode {
     let listen = config.effective_listen();
     if listen != config.listen {
         tracing::warn!(

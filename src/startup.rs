@@ -20,6 +20,7 @@ use crate::proto::status_catalog_service_server::StatusCatalogServiceServer;
 use crate::store::Store;
 use crate::store::postgres::PgStore;
 use crate::store::sqlite::SqliteStore;
+use crate::store::traced::Traced;
 use crate::telemetry::{self, RpcLayer};
 
 pub type StartError = Box<dyn std::error::Error + Send + Sync>;
@@ -57,13 +58,15 @@ pub async fn run_with_clock(
     if url.starts_with("sqlite:") {
         let store = Arc::new(SqliteStore::connect(url, clock.clone(), config.settings()).await?);
         tracing::info!(database = %config.database_for_logs(), "database ready");
-        let served = serve(store.clone(), &config, clock, access, listener, shutdown).await;
+        let traced = Arc::new(Traced::new(store.clone(), "sqlite"));
+        let served = serve(traced, &config, clock, access, listener, shutdown).await;
         store.close().await;
         served
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
         let store = Arc::new(PgStore::connect(url, clock.clone(), config.settings()).await?);
         tracing::info!(database = %config.database_for_logs(), "database ready");
-        let served = serve(store.clone(), &config, clock, access, listener, shutdown).await;
+        let traced = Arc::new(Traced::new(store.clone(), "postgresql"));
+        let served = serve(traced, &config, clock, access, listener, shutdown).await;
         store.close().await;
         served
     } else {

@@ -1,16 +1,20 @@
-//! Metrics in the Prometheus text format, served on their own HTTP port, and the per-RPC
-//! tower layer that counts calls, times them and opens a tracing span for each.
+//! Metrics in the Prometheus text format, served on their own HTTP port; `rpc` is the per-RPC
+//! tower layer (span, W3C trace context, counts, latency) and `otel` the log and trace export.
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::future::Future;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock};
-use std::task::{Context, Poll};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Instant;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
-use tonic::codegen::http;
-use tracing::Instrument;
+
+mod otel;
+mod rpc;
+
+pub use otel::{Tracing, TracingError};
+pub use rpc::{Rpc, RpcLayer, note_client_ids};
 
 /// Latency buckets, in seconds.
 const BUCKETS: [f64; 12] = [
@@ -24,6 +28,69 @@ struct Histogram {
     sum: f64,
 }
 
+impl Histogram {
+    fn observe(&mut self, seconds: f64) {
+        self.count += 1;
+        self.sum += seconds;
+        for (i, bound) in BUCKETS.iter().enumerate() {
+            if seconds <= *bound {
+                self.counts[i] += 1;
+            }
+        }
+    }
+
+    /// The `_bucket`, `_sum` and `_count` lines of one labelled series.
+    fn render(&self, out: &mut String, name: &str, labels: &str) {
+        for (i, bound) in BUCKETS.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{{labels},le=\"{bound}\"}} {}",
+                self.counts[i]
+            );
+        }
+        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {}", self.count);
+        let _ = writeln!(out, "{name}_sum{{{labels}}} {}", self.sum);
+        let _ = writeln!(out, "{name}_count{{{labels}}} {}", self.count);
+    }
+}
+
+/// A connection pool's state when sampled.
+struct PoolSample {
+    size: u32,
+    idle: u32,
+    max: u32,
+}
+
+/// Samples one pool; `None` once the pool is closed (and then forgotten).
+type PoolProbe = Box<dyn Fn() -> Option<PoolSample> + Send + Sync>;
+
+/// A stream subscriber's place, for the lag gauge: the newest sequence of its stream it knows
+/// of, and the newest it has handed to its consumer's queue or skipped past by its filter.
+#[derive(Debug, Default)]
+pub struct StreamPosition {
+    head: AtomicI64,
+    position: AtomicI64,
+}
+
+impl StreamPosition {
+    /// The stream's newest sequence, as last read.
+    pub fn saw_head(&self, seq: i64) {
+        self.head.fetch_max(seq, Ordering::Relaxed);
+    }
+
+    /// Everything up to `seq` has been queued for the consumer (or filtered out).
+    pub fn reached(&self, seq: i64) {
+        self.position.fetch_max(seq, Ordering::Relaxed);
+    }
+
+    fn lag(&self) -> i64 {
+        (self.head.load(Ordering::Relaxed) - self.position.load(Ordering::Relaxed)).max(0)
+    }
+}
+
+/// The streams, by the name used in the metrics' `stream` label.
+const STREAMS: [&str; 2] = ["status", "alerts"];
+
 /// The process's metrics. One set per process: several servers in one process add up.
 #[derive(Default)]
 pub struct Metrics {
@@ -32,6 +99,9 @@ pub struct Metrics {
     alerts: Mutex<BTreeMap<&'static str, u64>>,
     events_written: AtomicU64,
     subscribers: AtomicI64,
+    pools: Mutex<Vec<(&'static str, PoolProbe)>>,
+    commits: Mutex<BTreeMap<&'static str, Histogram>>,
+    positions: Mutex<Vec<(&'static str, Weak<StreamPosition>)>>,
 }
 
 pub fn metrics() -> &'static Metrics {
@@ -41,21 +111,18 @@ pub fn metrics() -> &'static Metrics {
 
 impl Metrics {
     fn observe_rpc(&self, method: &str, code: &str, seconds: f64) {
-        let mut rpcs = self.rpcs.lock().unwrap_or_else(|e| e.into_inner());
-        let h = rpcs
+        self.rpcs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
             .entry((method.to_string(), code.to_string()))
-            .or_default();
-        h.count += 1;
-        h.sum += seconds;
-        for (i, bound) in BUCKETS.iter().enumerate() {
-            if seconds <= *bound {
-                h.counts[i] += 1;
-            }
-        }
+            .or_default()
+            .observe(seconds);
     }
 
-    /// A committed stage change (counted when its event is written).
+    /// A committed stage change (counted when its event is written). Also noted on the span
+    /// of the RPC that made it.
     pub fn stage_transition(&self, from: &'static str, to: &'static str) {
+        rpc::note_stage_change(from, to);
         *self
             .transitions
             .lock()
@@ -86,6 +153,42 @@ impl Metrics {
         self.subscribers.fetch_sub(1, Ordering::Relaxed);
     }
 
+    /// Reports `pool`'s connections (in use, idle, maximum) under `name` until it is closed.
+    /// Pools of one name add up (several servers in one process).
+    pub fn watch_pool<DB: sqlx::Database>(&self, name: &'static str, pool: &sqlx::Pool<DB>) {
+        let pool = pool.clone();
+        let probe: PoolProbe = Box::new(move || {
+            (!pool.is_closed()).then(|| PoolSample {
+                size: pool.size(),
+                idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+                max: pool.options().get_max_connections(),
+            })
+        });
+        let mut pools = self.pools.lock().unwrap_or_else(|e| e.into_inner());
+        pools.retain(|(_, probe)| probe().is_some());
+        pools.push((name, probe));
+    }
+
+    /// A subscriber of `stream` starting after `after`; its lag counts while the result lives.
+    pub fn stream_position(&self, stream: &'static str, after: i64) -> Arc<StreamPosition> {
+        let position = Arc::new(StreamPosition::default());
+        position.saw_head(after);
+        position.reached(after);
+        let mut positions = self.positions.lock().unwrap_or_else(|e| e.into_inner());
+        positions.retain(|(_, p)| p.strong_count() > 0);
+        positions.push((stream, Arc::downgrade(&position)));
+        position
+    }
+
+    fn commit_took(&self, op: &'static str, seconds: f64) {
+        self.commits
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(op)
+            .or_default()
+            .observe(seconds);
+    }
+
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();
@@ -105,28 +208,7 @@ impl Metrics {
         out.push_str("# TYPE clientstatus_rpc_duration_seconds histogram\n");
         for ((method, code), h) in rpcs.iter() {
             let labels = format!("method=\"{method}\",code=\"{code}\"");
-            for (i, bound) in BUCKETS.iter().enumerate() {
-                let _ = writeln!(
-                    out,
-                    "clientstatus_rpc_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {}",
-                    h.counts[i]
-                );
-            }
-            let _ = writeln!(
-                out,
-                "clientstatus_rpc_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
-                h.count
-            );
-            let _ = writeln!(
-                out,
-                "clientstatus_rpc_duration_seconds_sum{{{labels}}} {}",
-                h.sum
-            );
-            let _ = writeln!(
-                out,
-                "clientstatus_rpc_duration_seconds_count{{{labels}}} {}",
-                h.count
-            );
+            h.render(&mut out, "clientstatus_rpc_duration_seconds", &labels);
         }
         drop(rpcs);
         out.push_str(
@@ -168,8 +250,106 @@ impl Metrics {
             "clientstatus_stream_subscribers {}",
             self.subscribers.load(Ordering::Relaxed)
         );
+        self.render_streams(&mut out);
+        self.render_database(&mut out);
         out
     }
+
+    fn render_streams(&self, out: &mut String) {
+        let mut lag: BTreeMap<&str, i64> = STREAMS.iter().map(|s| (*s, 0)).collect();
+        let mut positions = self.positions.lock().unwrap_or_else(|e| e.into_inner());
+        positions.retain(|(_, p)| p.strong_count() > 0);
+        for (stream, position) in positions.iter() {
+            if let Some(p) = position.upgrade() {
+                let max = lag.entry(stream).or_default();
+                *max = (*max).max(p.lag());
+            }
+        }
+        drop(positions);
+        out.push_str(
+            "# HELP clientstatus_stream_subscriber_lag_max How many sequences the furthest-behind \
+             subscriber of each stream is behind the stream's newest entry.\n",
+        );
+        out.push_str("# TYPE clientstatus_stream_subscriber_lag_max gauge\n");
+        for (stream, n) in lag {
+            let _ = writeln!(
+                out,
+                "clientstatus_stream_subscriber_lag_max{{stream=\"{stream}\"}} {n}"
+            );
+        }
+    }
+
+    fn render_database(&self, out: &mut String) {
+        let mut pools: BTreeMap<&str, PoolSample> = BTreeMap::new();
+        let mut probes = self.pools.lock().unwrap_or_else(|e| e.into_inner());
+        probes.retain(|(name, probe)| match probe() {
+            Some(sample) => {
+                let total = pools.entry(name).or_insert(PoolSample {
+                    size: 0,
+                    idle: 0,
+                    max: 0,
+                });
+                total.size += sample.size;
+                total.idle += sample.idle.min(sample.size);
+                total.max += sample.max;
+                true
+            }
+            None => false,
+        });
+        drop(probes);
+        out.push_str(
+            "# HELP clientstatus_db_pool_connections Open database connections by pool and state.\n",
+        );
+        out.push_str("# TYPE clientstatus_db_pool_connections gauge\n");
+        for (pool, s) in &pools {
+            let _ = writeln!(
+                out,
+                "clientstatus_db_pool_connections{{pool=\"{pool}\",state=\"in_use\"}} {}",
+                s.size - s.idle
+            );
+            let _ = writeln!(
+                out,
+                "clientstatus_db_pool_connections{{pool=\"{pool}\",state=\"idle\"}} {}",
+                s.idle
+            );
+        }
+        out.push_str(
+            "# HELP clientstatus_db_pool_max_connections Most connections each pool may open.\n",
+        );
+        out.push_str("# TYPE clientstatus_db_pool_max_connections gauge\n");
+        for (pool, s) in &pools {
+            let _ = writeln!(
+                out,
+                "clientstatus_db_pool_max_connections{{pool=\"{pool}\"}} {}",
+                s.max
+            );
+        }
+        out.push_str(
+            "# HELP clientstatus_db_commit_duration_seconds Time to commit a write transaction.\n",
+        );
+        out.push_str("# TYPE clientstatus_db_commit_duration_seconds histogram\n");
+        for (op, h) in self
+            .commits
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            h.render(
+                out,
+                "clientstatus_db_commit_duration_seconds",
+                &format!("op=\"{op}\""),
+            );
+        }
+    }
+}
+
+/// Awaits a transaction's `commit` and records how long it took under `op` (the store
+/// operation: `execute`, `raise_due_alerts`).
+pub async fn timed_commit<T>(op: &'static str, commit: impl Future<Output = T>) -> T {
+    let started = Instant::now();
+    let result = commit.await;
+    metrics().commit_took(op, started.elapsed().as_secs_f64());
+    result
 }
 
 /// Serves `GET /metrics` on `listener` until the task is dropped. A deliberately small HTTP/1.1
@@ -203,68 +383,5 @@ pub async fn serve_metrics(listener: TcpListener) {
             );
             let _ = socket.write_all(response.as_bytes()).await;
         });
-    }
-}
-
-/// Counts and times every gRPC call and runs it in a span named after its method.
-#[derive(Debug, Clone, Default)]
-pub struct RpcLayer;
-
-impl<S> tower::Layer<S> for RpcLayer {
-    type Service = Rpc<S>;
-
-    fn layer(&self, inner: S) -> Rpc<S> {
-        Rpc { inner }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct Rpc<S> {
-    inner: S,
-}
-
-type BoxFuture<T, E> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, E>> + Send>>;
-
-impl<S, B, RB> tower::Service<http::Request<B>> for Rpc<S>
-where
-    S: tower::Service<http::Request<B>, Response = http::Response<RB>>,
-    S::Future: Send + 'static,
-    RB: Send + 'static,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = BoxFuture<Self::Response, Self::Error>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        let path = request.uri().path().to_string();
-        let method = path.rsplit('/').next().unwrap_or_default().to_string();
-        let span = tracing::info_span!("rpc", rpc.method = %method, rpc.service = %path.trim_start_matches('/').split('/').next().unwrap_or_default(), rpc.code = tracing::field::Empty);
-        let started = Instant::now();
-        let future = self.inner.call(request);
-        Box::pin(
-            async move {
-                let result = future.await;
-                // tonic sends a handler's error as a trailers-only response: its code is in the
-                // headers. A response without one carries OK in its trailers.
-                let code = match &result {
-                    Ok(response) => response
-                        .headers()
-                        .get("grpc-status")
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.parse::<i32>().ok())
-                        .map_or(tonic::Code::Ok, tonic::Code::from_i32),
-                    Err(_) => tonic::Code::Unknown,
-                };
-                let code = format!("{code:?}");
-                tracing::Span::current().record("rpc.code", code.as_str());
-                metrics().observe_rpc(&method, &code, started.elapsed().as_secs_f64());
-                result
-            }
-            .instrument(span),
-        )
     }
 }

@@ -8,6 +8,8 @@ mod backend {
 mod access;
 #[path = "api/catalog.rs"]
 mod catalog;
+#[path = "api/cli.rs"]
+mod cli;
 #[path = "api/concurrency.rs"]
 mod concurrency;
 #[path = "api/declarations.rs"]

@@ -1,6 +1,7 @@
 //! StreamStatusChanges and StreamAlerts. Each subscriber gets a task that reads the stream from
 //! the database by cursor into a small bounded channel: a slow consumer only ever holds one
 //! batch, never slows writers or other consumers, and catches up by reading, not by buffering.
+//! Each task also keeps its lag (stream head minus its cursor) for the metrics.
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +13,7 @@ use tonic::Status;
 use crate::domain::DomainError;
 use crate::proto as pb;
 use crate::store::{AlertFilter, EventFilter, Store, StoreError, Stream, StreamBounds};
+use crate::telemetry::StreamPosition;
 
 use super::convert::{
     alert_kind_from_proto, alert_to_proto, stage_from_proto, status_event_to_proto,
@@ -107,6 +109,13 @@ pub fn check_cursor(after: i64, bounds: StreamBounds) -> Result<(), Status> {
     Ok(())
 }
 
+/// One read of a stream: the entries after the cursor (at most `BATCH`), and the stream's
+/// newest sequence right after the read.
+pub struct Batch<T> {
+    items: Vec<T>,
+    head: i64,
+}
+
 /// Reads one batch after `cursor`, then makes sure retention removed nothing the consumer had
 /// not seen yet (pruning removes a prefix and records how far, so checking after the read is
 /// enough).
@@ -115,7 +124,7 @@ pub async fn read_batch<S, T, Fut>(
     stream: Stream,
     cursor: i64,
     read: Fut,
-) -> Result<Vec<T>, Status>
+) -> Result<Batch<T>, Status>
 where
     S: Store,
     Fut: Future<Output = Result<Vec<T>, StoreError>>,
@@ -125,16 +134,20 @@ where
     if cursor < bounds.pruned_through {
         check_cursor(cursor, bounds)?;
     }
-    Ok(items)
+    Ok(Batch {
+        items,
+        head: bounds.last_seq,
+    })
 }
 
-/// Counts an open subscription for as long as it lives.
-struct Subscribed;
+/// Counts an open subscription, and its lag, for as long as it lives.
+struct Subscribed(Arc<StreamPosition>);
 
 impl Subscribed {
-    fn new() -> Self {
-        crate::telemetry::metrics().subscriber_joined();
-        Subscribed
+    fn new(stream: Stream, after: i64) -> Self {
+        let metrics = crate::telemetry::metrics();
+        metrics.subscriber_joined();
+        Subscribed(metrics.stream_position(stream.name(), after))
     }
 }
 
@@ -145,12 +158,16 @@ impl Drop for Subscribed {
 }
 
 /// Runs the subscriber task: batches after the cursor, then waits for a wake-up, a poll tick,
-/// shutdown, or the consumer going away.
-pub fn tail<T, R, F, Fut>(
+/// shutdown, or the consumer going away. While the consumer's queue is full it re-reads the
+/// stream's head every `POLL` with `head`, so a stalled consumer's lag keeps growing.
+#[allow(clippy::too_many_arguments)]
+pub fn tail<T, R, F, Fut, H, HFut>(
+    stream: Stream,
     after: i64,
     mut wake: watch::Receiver<u64>,
     mut shutdown: watch::Receiver<bool>,
     mut fetch: F,
+    mut head: H,
     seq: fn(&T) -> i64,
     wrap: fn(T) -> R,
 ) -> EventStream<R>
@@ -158,11 +175,14 @@ where
     T: Send + 'static,
     R: Send + 'static,
     F: FnMut(i64) -> Fut + Send + 'static,
-    Fut: Future<Output = Result<Vec<T>, Status>> + Send,
+    Fut: Future<Output = Result<Batch<T>, Status>> + Send,
+    H: FnMut() -> HFut + Send + 'static,
+    HFut: Future<Output = Result<StreamBounds, StoreError>> + Send,
 {
     let (tx, rx) = mpsc::channel(BUFFER);
     tokio::spawn(async move {
-        let _subscribed = Subscribed::new();
+        let subscribed = Subscribed::new(stream, after);
+        let position = &subscribed.0;
         let mut cursor = after;
         loop {
             if *shutdown.borrow_and_update() {
@@ -181,7 +201,10 @@ where
                     return;
                 }
             };
-            if batch.is_empty() {
+            position.saw_head(batch.head);
+            if batch.items.is_empty() {
+                // Everything up to the head was read (or skipped by the filter).
+                position.reached(batch.head);
                 tokio::select! {
                     Ok(()) = wake.changed() => {}
                     Ok(()) = shutdown.changed() => {}
@@ -190,11 +213,26 @@ where
                 }
                 continue;
             }
-            for item in batch {
+            let caught_up = (batch.items.len() as i64) < BATCH;
+            for item in batch.items {
                 cursor = seq(&item);
-                if tx.send(Ok(wrap(item))).await.is_err() {
-                    return;
-                }
+                let permit = loop {
+                    tokio::select! {
+                        permit = tx.reserve() => break permit,
+                        _ = tokio::time::sleep(POLL) => {
+                            if let Ok(bounds) = head().await {
+                                position.saw_head(bounds.last_seq);
+                            }
+                        }
+                    }
+                };
+                let Ok(permit) = permit else { return };
+                permit.send(Ok(wrap(item)));
+                position.reached(cursor);
+            }
+            if caught_up {
+                // A short batch read everything there was; the filter skipped the rest.
+                position.reached(batch.head);
             }
         }
     });
@@ -208,7 +246,9 @@ pub fn status_changes<S: Store>(
     shutdown: watch::Receiver<bool>,
 ) -> EventStream<pb::StreamStatusChangesResponse> {
     let wake = store.wakeups();
+    let heads = store.clone();
     tail(
+        Stream::Status,
         after,
         wake,
         shutdown,
@@ -218,6 +258,10 @@ pub fn status_changes<S: Store>(
                 let read = store.status_events(cursor, &filter, BATCH);
                 read_batch(&*store, Stream::Status, cursor, read).await
             }
+        },
+        move || {
+            let store = heads.clone();
+            async move { store.stream_bounds(Stream::Status).await }
         },
         |e| e.seq,
         status_event_to_proto,
@@ -231,7 +275,9 @@ pub fn alerts<S: Store>(
     shutdown: watch::Receiver<bool>,
 ) -> EventStream<pb::StreamAlertsResponse> {
     let wake = store.wakeups();
+    let heads = store.clone();
     tail(
+        Stream::Alerts,
         after,
         wake,
         shutdown,
@@ -241,6 +287,10 @@ pub fn alerts<S: Store>(
                 let read = store.alerts(cursor, &filter, BATCH);
                 read_batch(&*store, Stream::Alerts, cursor, read).await
             }
+        },
+        move || {
+            let store = heads.clone();
+            async move { store.stream_bounds(Stream::Alerts).await }
         },
         |a| a.seq,
         alert_to_proto,

@@ -17,6 +17,7 @@ pub mod engine;
 pub mod postgres;
 mod rows;
 pub mod sqlite;
+pub mod traced;
 
 /// A request with the fingerprint that tells a retry from a different request under the same
 /// `request_id`.

@@ -72,6 +72,7 @@ impl PgStore {
             .connect_with(options)
             .await
             .map_err(db_error)?;
+        crate::telemetry::metrics().watch_pool("postgres", &pool);
         sqlx::migrate!("migrations/postgres")
             .run(&pool)
             .await
@@ -94,7 +95,9 @@ impl PgStore {
         let mut tx = PgTx(self.pool.begin().await.map_err(db_error)?);
         let now = self.clock.now();
         let (outcome, appended) = engine::execute(&mut tx, mutation, now, &self.settings).await?;
-        tx.0.commit().await.map_err(db_error)?;
+        crate::telemetry::timed_commit("execute", tx.0.commit())
+            .await
+            .map_err(db_error)?;
         if !appended.is_empty() {
             appended.count();
             self.wake.send_modify(|n| *n = n.wrapping_add(1));
@@ -404,7 +407,9 @@ impl Store for PgStore {
             let result = async {
                 let mut tx = PgTx(self.pool.begin().await.map_err(db_error)?);
                 let raised = engine::raise_due(&mut tx, now, settings).await?;
-                tx.0.commit().await.map_err(db_error)?;
+                crate::telemetry::timed_commit("raise_due_alerts", tx.0.commit())
+                    .await
+                    .map_err(db_error)?;
                 Ok(raised)
             }
             .await;

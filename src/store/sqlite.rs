@@ -62,6 +62,8 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .map_err(db_error)?;
+        crate::telemetry::metrics().watch_pool("sqlite_writer", &writer);
+        crate::telemetry::metrics().watch_pool("sqlite_reader", &reader);
         Ok(SqliteStore {
             writer,
             reader,
@@ -92,7 +94,9 @@ impl Store for SqliteStore {
         // Taken while holding the only writer connection, so recorded_at follows commit order.
         let now = self.clock.now();
         let (outcome, appended) = engine::execute(&mut tx, &mutation, now, &self.settings).await?;
-        tx.0.commit().await.map_err(db_error)?;
+        crate::telemetry::timed_commit("execute", tx.0.commit())
+            .await
+            .map_err(db_error)?;
         if !appended.is_empty() {
             appended.count();
             self.wake.send_modify(|n| *n = n.wrapping_add(1));
@@ -205,7 +209,9 @@ impl Store for SqliteStore {
     async fn raise_due_alerts(&self, now: Timestamp, settings: &AlertSettings) -> Result<usize> {
         let mut tx = SqliteTx(self.writer.begin().await.map_err(db_error)?);
         let raised = engine::raise_due(&mut tx, now, settings).await?;
-        tx.0.commit().await.map_err(db_error)?;
+        crate::telemetry::timed_commit("raise_due_alerts", tx.0.commit())
+            .await
+            .map_err(db_error)?;
         if raised.is_empty() {
             return Ok(0);
         }

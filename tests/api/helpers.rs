@@ -22,6 +22,8 @@ pub struct TestApp {
     pub catalog: StatusCatalogServiceClient<Channel>,
     pub reports: ClientReportServiceClient<Channel>,
     pub channel: Channel,
+    /// Where the server listens.
+    pub addr: std::net::SocketAddr,
     pub config: Config,
     stop: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<()>>,
@@ -228,6 +230,7 @@ pub async fn start_with_clock(config: Config, db: Arc<TestDb>, clock: Arc<Manual
         catalog: StatusCatalogServiceClient::new(channel.clone()),
         reports: ClientReportServiceClient::new(channel.clone()),
         channel,
+        addr,
         config,
         stop: Some(stop),
         server: Some(server),

@@ -8,6 +8,12 @@ use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
 use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
 use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
 
+use clientstatus::proto::client_status_service_client::ClientStatusServiceClient;
+use clientstatus::proto::{
+    ReassignRequest, StreamStatusChangesRequest, StreamStatusChangesResponse,
+    SummarizeMeetingRequest,
+};
+
 use crate::helpers::*;
 
 #[tokio::test]
@@ -208,4 +214,112 @@ async fn metrics_show_rpcs_stage_transitions_events_and_alerts_moving() {
         1.0,
     );
     assert!(after.contains("# TYPE clientstatus_stream_subscribers gauge"));
+}
+
+/// A consumer that stops reading: its client takes at most 1 KiB of stream data before the
+/// server must wait, so the subscriber's queue fills and its cursor stays behind.
+async fn stalled_subscriber(app: &TestApp) -> tonic::Streaming<StreamStatusChangesResponse> {
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", app.addr))
+        .expect("url")
+        .initial_stream_window_size(Some(1024))
+        .connect()
+        .await
+        .expect("connect");
+    ClientStatusServiceClient::new(channel)
+        .stream_status_changes(StreamStatusChangesRequest::default())
+        .await
+        .expect("subscribe")
+        .into_inner()
+}
+
+#[tokio::test]
+async fn metrics_show_database_pools_commit_latency_and_a_stalled_subscribers_lag() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr");
+    let mut app = spawn_with(|c| c.metrics_listen = Some(port)).await;
+    let before = scrape(port).await;
+
+    // 300 stage changes in five calls: 100 clients meet, are reassigned, meet again.
+    let mut ids = Vec::new();
+    for i in 0..100 {
+        ids.push(app.create(&format!("Lagging {i}")).await.client_id);
+    }
+    for round in 0..3 {
+        if round == 1 {
+            app.api
+                .reassign(ReassignRequest {
+                    request_id: rid(),
+                    client_ids: ids.clone(),
+                    new_owner: "dana".into(),
+                    ..Default::default()
+                })
+                .await
+                .expect("reassign");
+        } else {
+            app.api
+                .summarize_meeting(SummarizeMeetingRequest {
+                    request_id: rid(),
+                    client_ids: ids.clone(),
+                    note: "quarterly review".into(),
+                    ..Default::default()
+                })
+                .await
+                .expect("summarize");
+        }
+    }
+    let _stalled = stalled_subscriber(&app).await;
+    // The subscriber reads a batch of 256 of the 300 entries and queues them until its queue
+    // (64) and the stalled connection (1 KiB window, one 32 KiB write) are full, well before
+    // the batch's end: 44 or more entries stay behind its cursor. Wait for it to get there.
+    let lag = "clientstatus_stream_subscriber_lag_max{stream=\"status\"}";
+    let mut after = scrape(port).await;
+    for _ in 0..250 {
+        if value(&after, lag) >= 44.0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        after = scrape(port).await;
+    }
+    assert!(
+        value(&after, lag) >= 44.0,
+        "a stalled subscriber lags by 44 or more:\n{after}"
+    );
+
+    let grew = |series: &str, by: f64| {
+        let delta = value(&after, series) - value(&before, series);
+        assert!(
+            delta >= by,
+            "{series} grew by {delta}, expected {by}:\n{after}"
+        );
+    };
+    // Every accepted write commits once: 100 creations, 3 multi-client calls.
+    grew(
+        "clientstatus_db_commit_duration_seconds_count{op=\"execute\"}",
+        103.0,
+    );
+    grew(
+        "clientstatus_db_commit_duration_seconds_bucket{op=\"execute\",le=\"+Inf\"}",
+        103.0,
+    );
+    assert!(after.contains("# TYPE clientstatus_db_commit_duration_seconds histogram"));
+    let pools: &[(&str, f64)] = if crate::backend::POSTGRES {
+        &[("postgres", 16.0)]
+    } else {
+        &[("sqlite_writer", 1.0), ("sqlite_reader", 4.0)]
+    };
+    for (pool, max) in pools {
+        // Other tests' servers in this process add to the same series: at least ours.
+        let series = format!("clientstatus_db_pool_max_connections{{pool=\"{pool}\"}}");
+        assert!(value(&after, &series) >= *max, "{series}:\n{after}");
+        let open = value(
+            &after,
+            &format!("clientstatus_db_pool_connections{{pool=\"{pool}\",state=\"idle\"}}"),
+        ) + value(
+            &after,
+            &format!("clientstatus_db_pool_connections{{pool=\"{pool}\",state=\"in_use\"}}"),
+        );
+        assert!(open >= 1.0, "{pool} has an open connection:\n{after}");
+    }
 }

@@ -133,3 +133,48 @@ fn the_example_settings_file_in_deploy_is_valid() {
     let clientstatus::config::CliCommand::Serve(config) = cli.command;
     assert_eq!(config.config, Some(std::path::PathBuf::from(path)));
 }
+
+/// Every setting the deployment files pass by environment is one the binary reads, so a typo in
+/// compose.yaml or the ConfigMap cannot silently fall back to a default.
+#[test]
+fn the_deployment_files_only_set_variables_the_binary_reads() {
+    let out = run(&["serve", "--help"], &[]);
+    let help = text(&out.stdout);
+    let root = env!("CARGO_MANIFEST_DIR");
+    let mut checked = 0;
+    for file in [
+        "deploy/compose.yaml",
+        "deploy/k8s/configmap.yaml",
+        "deploy/k8s/deployment.yaml",
+    ] {
+        let body = std::fs::read_to_string(format!("{root}/{file}")).expect("deployment file");
+        for line in body.lines() {
+            let line = line.trim().trim_start_matches("- name:").trim();
+            if line.starts_with('#') {
+                continue;
+            }
+            let Some(name) = line
+                .split([':', ' ', '"'])
+                .find(|w| w.starts_with("CLIENTSTATUS_") || *w == "DATABASE_URL")
+            else {
+                continue;
+            };
+            assert!(
+                help.contains(&format!("env: {name}")),
+                "{file} sets {name}, which `clientstatus serve` does not read"
+            );
+            checked += 1;
+        }
+    }
+    assert!(
+        checked >= 10,
+        "only {checked} settings found: is the parser still right?"
+    );
+    let dockerfile =
+        std::fs::read_to_string(format!("{root}/deploy/Dockerfile")).expect("Dockerfile");
+    assert!(
+        dockerfile.contains("cargo build --release --locked --bin clientstatus"),
+        "the image builds the binary the README builds"
+    );
+    assert!(dockerfile.contains(r#"ENTRYPOINT ["/usr/local/bin/clientstatus", "serve"]"#));
+}

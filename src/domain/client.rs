@@ -110,6 +110,9 @@ pub struct Client {
     /// A status of `stage` from the catalogue. The store's column is authoritative.
     #[serde(default)]
     pub status_id: i64,
+    /// The status's name: as it was at the change in stored snapshots, as it is now on reads.
+    #[serde(default)]
+    pub status_name: String,
     pub lead_status: LeadStatus,
     pub record_source: String,
 
@@ -145,6 +148,14 @@ pub struct Client {
 impl Client {
     pub fn recent_events_summary(&self) -> String {
         summary::render(&self.summary)
+    }
+
+    /// Records stored before the catalogue existed have no status: their stage's built-in
+    /// default is the one they are in.
+    pub fn fill_legacy_status(&mut self) {
+        if self.status_id == 0 {
+            self.status_id = super::catalog::builtin_default_status(self.stage);
+        }
     }
 
     pub fn is_deleted(&self) -> bool {

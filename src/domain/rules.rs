@@ -115,31 +115,7 @@ pub fn resolve_occurred_at(
 /// A new client from a lead or an agent: stage NEW (its default status unless the request
 /// names a NEW status), NO_CALL_YET. Classifications must name entries of their catalogues.
 pub fn create(new: &NewClient, ctx: &Ctx) -> Result<(Client, Change), DomainError> {
-    let status_id = match new.status_id {
-        Some(id) => {
-            ctx.catalog
-                .status_of_stage("status_id", id, Stage::New)?
-                .entry_id
-        }
-        None => ctx.catalog.default_status(Stage::New),
-    };
-    let mut violations = Vec::new();
-    for (kind, field, id) in new.classifications.references() {
-        if let Some(id) = id
-            && ctx.catalog.get(kind, id).is_none()
-        {
-            violations.push(FieldViolation::new(
-                field,
-                format!("no {} {id}", kind.label()),
-            ));
-        }
-    }
-    if !violations.is_empty() {
-        return Err(DomainError::InvalidArgument {
-            reason: "INVALID_ARGUMENT",
-            violations,
-        });
-    }
+    let status_id = new_client_status(new, ctx.catalog)?;
     let client = Client {
         client_id: 0,
         name: new.name.clone(),
@@ -154,6 +130,11 @@ pub fn create(new: &NewClient, ctx: &Ctx) -> Result<(Client, Change), DomainErro
         custom_properties: new.custom_properties.clone(),
         stage: Stage::New,
         status_id,
+        status_name: ctx
+            .catalog
+            .status(status_id)
+            .map(|s| s.name.clone())
+            .unwrap_or_default(),
         lead_status: new.lead_status,
         record_source: new.record_source.clone(),
         created_at: ctx.at,
@@ -197,6 +178,41 @@ pub fn create(new: &NewClient, ctx: &Ctx) -> Result<(Client, Change), DomainErro
         event: None,
     };
     Ok((client, change))
+}
+
+/// Checks the catalogue references of a new client (also when the lead turns out to match an
+/// existing client, so the same request is valid or not whatever it matches) and returns the
+/// status it starts in.
+pub fn new_client_status(new: &NewClient, catalog: &Catalog) -> Result<i64, DomainError> {
+    let mut violations = Vec::new();
+    let status_id = match new.status_id {
+        Some(id) => match catalog.status_of_stage("status_id", id, Stage::New) {
+            Ok(status) => status.entry_id,
+            Err(DomainError::InvalidArgument { violations: v, .. }) => {
+                violations.extend(v);
+                0
+            }
+            Err(e) => return Err(e),
+        },
+        None => catalog.default_status(Stage::New),
+    };
+    for (kind, field, id) in new.classifications.references() {
+        if let Some(id) = id
+            && catalog.get(kind, id).is_none()
+        {
+            violations.push(FieldViolation::new(
+                field,
+                format!("no {} {id}", kind.label()),
+            ));
+        }
+    }
+    if !violations.is_empty() {
+        return Err(DomainError::InvalidArgument {
+            reason: "INVALID_ARGUMENT",
+            violations,
+        });
+    }
+    Ok(status_id)
 }
 
 /// The portal re-sent a lead that matches this client: no new client, INTERESTED_AGAIN.
@@ -431,8 +447,7 @@ pub fn apply(
                 .name
                 .clone();
             set_stage(client, ctx, Stage::NotInterested);
-            client.status_id = *reason_status_id;
-            client.not_interested_reason = reason.clone();
+            put_status(client, ctx, *reason_status_id);
             stamp_last(&mut client.last_contact_at, at);
             summary(client, ctx, &format!("Not interested ({reason})"), n);
             details.insert("reason".into(), reason);
@@ -464,10 +479,9 @@ pub fn apply(
             };
             set_stage(client, ctx, Stage::Frozen);
             if let Some(sid) = reason_status_id {
-                client.status_id = *sid;
+                put_status(client, ctx, *sid);
             }
             client.frozen_message = frozen_message.clone();
-            client.frozen_reason = reason.clone().unwrap_or_default();
             details.insert("frozen_message".into(), frozen_message.clone());
             if let Some(reason) = reason {
                 details.insert("reason".into(), reason);
@@ -530,7 +544,7 @@ pub fn apply(
             };
             set_stage(client, ctx, stage);
             if let Some(sid) = status {
-                client.status_id = sid;
+                put_status(client, ctx, sid);
             }
             note = reason.clone();
         }
@@ -545,7 +559,7 @@ pub fn apply(
             client.owner = new_owner.clone();
             if *reset_stage {
                 set_stage(client, ctx, Stage::New);
-                client.status_id = ctx.catalog.default_status(Stage::New);
+                put_status(client, ctx, ctx.catalog.default_status(Stage::New));
             }
             stamp_last(&mut client.last_allocated_at, at);
             note = n.clone();
@@ -610,10 +624,28 @@ fn set_stage(client: &mut Client, ctx: &Ctx, stage: Stage) {
         client.frozen_message.clear();
         client.frozen_reason.clear();
     }
-    if client.stage != stage {
-        client.status_id = ctx.catalog.default_status(stage);
-    }
+    let changed = client.stage != stage;
     client.stage = stage;
+    if changed {
+        put_status(client, ctx, ctx.catalog.default_status(stage));
+    }
+}
+
+/// Puts the client in status `status_id` (of its current stage). In NOT_INTERESTED and FROZEN
+/// the status is the reason, so the reason text always names the status the client is in.
+fn put_status(client: &mut Client, ctx: &Ctx, status_id: i64) {
+    client.status_id = status_id;
+    let name = ctx
+        .catalog
+        .status(status_id)
+        .map(|s| s.name.clone())
+        .unwrap_or_default();
+    match client.stage {
+        Stage::NotInterested => client.not_interested_reason = name.clone(),
+        Stage::Frozen => client.frozen_reason = name.clone(),
+        _ => {}
+    }
+    client.status_name = name;
 }
 
 fn summary(client: &mut Client, ctx: &Ctx, kind: &str, note: &str) {

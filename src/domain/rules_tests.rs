@@ -1261,3 +1261,74 @@ fn reassign_with_reset_puts_news_default_status() {
     );
     assert_eq!(c.status_id, KEY_ACCOUNT);
 }
+
+#[test]
+fn the_reason_text_always_names_the_not_interested_or_frozen_status_the_client_is_in() {
+    let mut c = new_client();
+    changed(
+        &mut c,
+        Action::SetStatus {
+            stage: None,
+            status_id: Some(PRICE),
+            reason: "import".into(),
+        },
+        1,
+    );
+    assert_eq!(
+        (c.stage, c.not_interested_reason.as_str()),
+        (Stage::NotInterested, "Price")
+    );
+    changed(
+        &mut c,
+        Action::SetStatus {
+            stage: None,
+            status_id: Some(catalog::builtin_default_status(Stage::NotInterested)),
+            reason: "fix".into(),
+        },
+        2,
+    );
+    assert_eq!(
+        c.not_interested_reason, "NOT_INTERESTED",
+        "moved between reasons"
+    );
+    assert_eq!(c.status_name, "NOT_INTERESTED");
+
+    let mut c = client_at(Stage::Real);
+    changed(
+        &mut c,
+        Action::DeclareFrozen {
+            frozen_message: "m".into(),
+            note: "n".into(),
+            reason_status_id: None,
+        },
+        1,
+    );
+    assert_eq!(
+        c.frozen_reason, "FROZEN",
+        "no reason given: the default status is the reason"
+    );
+    changed(
+        &mut c,
+        Action::SetStatus {
+            stage: None,
+            status_id: Some(MOVED_ABROAD),
+            reason: "r".into(),
+        },
+        2,
+    );
+    assert_eq!(c.frozen_reason, "Moved abroad");
+    changed(
+        &mut c,
+        Action::SetStatus {
+            stage: Some(Stage::Real),
+            status_id: None,
+            reason: "r".into(),
+        },
+        3,
+    );
+    assert_eq!(
+        (c.frozen_reason.as_str(), c.frozen_message.as_str()),
+        ("", "")
+    );
+    assert_eq!(c.status_name, "REAL");
+}

@@ -179,8 +179,10 @@ fn decode_hex(text: &str) -> Option<[u8; 32]> {
     Some(out)
 }
 
-/// Paths anyone may call: health checks and server reflection.
-const OPEN_PREFIXES: &[&str] = &["/grpc.health.v1.Health/", "/grpc.reflection."];
+/// Paths anyone may call: health checks (probes carry no token).
+const OPEN_PREFIXES: &[&str] = &["/grpc.health.v1.Health/"];
+/// Paths any known caller may use, whatever its roles: server reflection (the contract).
+const ANY_ROLE_PREFIXES: &[&str] = &["/grpc.reflection."];
 
 /// Decides a request: `Ok(Some(p))` to run it as `p`, `Ok(None)` for paths that need no token
 /// (health, reflection) or when no credentials are configured, `Err` to refuse it. Every
@@ -219,16 +221,22 @@ fn authorize(
             "the token is not known",
         )
     })?;
-    if !credential.roles.iter().any(|r| r.may_call(method)) {
+    let any_role = ANY_ROLE_PREFIXES.iter().any(|p| path.starts_with(p));
+    if !any_role && !credential.roles.iter().any(|r| r.may_call(method)) {
         return Err(refuse(
             Code::PermissionDenied,
             "ROLE_NOT_ALLOWED",
             &format!("{} may not call {method}", credential.principal),
         ));
     }
+    // A token with a person's role and a service role names another user only on a call its
+    // service role allows: a manager-and-accounting token records SetStatus as itself.
     Ok(Some(Principal {
         name: credential.principal.clone(),
-        acts_for_users: credential.roles.iter().any(|r| r.acts_for_users()),
+        acts_for_users: credential
+            .roles
+            .iter()
+            .any(|r| r.acts_for_users() && r.may_call(method)),
     }))
 }
 

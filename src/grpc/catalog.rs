@@ -42,8 +42,8 @@ impl<S: Store> StatusCatalogApi<S> {
     }
 }
 
-fn status_to_proto(e: Entry) -> pb::Status {
-    pb::Status {
+fn status_to_proto(e: Entry) -> pb::CatalogStatus {
+    pb::CatalogStatus {
         status_id: e.entry_id,
         stage: e.stage.map_or(pb::ClientStage::Unspecified, stage_to_proto) as i32,
         name: e.name,

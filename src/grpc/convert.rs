@@ -96,6 +96,7 @@ pub fn client_to_proto(c: Client) -> pb::Client {
             headcount_class_id: c.classifications.headcount_class_id.unwrap_or(0),
         }),
         status_id: c.status_id,
+        status_name: c.status_name,
         custom_properties: c.custom_properties,
         stage: stage_to_proto(c.stage) as i32,
         permanent: c.stage.is_permanent(),

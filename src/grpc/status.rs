@@ -28,7 +28,7 @@ impl From<StoreError> for Status {
                 tracing::warn!(%cause, "retries exhausted on a concurrent change");
                 status(
                     Code::Aborted,
-                    "the client changed concurrently; retry with the same request_id",
+                    "a concurrent change collided with this one; retry with the same request_id",
                     info("CONCURRENT_CHANGE", []),
                 )
             }

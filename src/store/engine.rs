@@ -272,8 +272,12 @@ pub async fn execute<T: WriteTx>(
             }
             .into());
         }
-        let outcome = serde_json::from_str(&previous.outcome_json)
+        let mut outcome: Outcome = serde_json::from_str(&previous.outcome_json)
             .map_err(|e| StoreError::Internal(format!("stored outcome unreadable: {e}")))?;
+        outcome
+            .clients
+            .iter_mut()
+            .for_each(Client::fill_legacy_status);
         return Ok((outcome, Appended::default()));
     }
 
@@ -288,17 +292,30 @@ pub async fn execute<T: WriteTx>(
         save_outcome(tx, mutation, &outcome, now).await?;
         return Ok((outcome, Appended::default()));
     }
-    let mut kinds = vec![CatalogKind::Status];
-    if let Command::Create(new) = &mutation.request.command {
-        kinds.extend(
-            new.classifications
-                .references()
-                .into_iter()
-                .filter(|(_, _, id)| id.is_some())
-                .map(|(kind, _, _)| kind),
-        );
-    }
-    let catalog = tx.load_catalog(&kinds).await?;
+    // The catalogue is read after the clients are locked: a write that waited for a client sees
+    // every catalogue change committed before it got the lock.
+    let catalog = match &mutation.request.command {
+        Command::Create(new) => {
+            let mut kinds = vec![CatalogKind::Status];
+            kinds.extend(
+                new.classifications
+                    .references()
+                    .into_iter()
+                    .filter(|(_, _, id)| id.is_some())
+                    .map(|(kind, _, _)| kind),
+            );
+            let catalog = tx.load_catalog(&kinds).await?;
+            rules::new_client_status(new, &catalog)?;
+            catalog
+        }
+        Command::Update { client_ids, .. } => {
+            let mut sorted = client_ids.clone();
+            sorted.sort_unstable();
+            tx.lock_clients(&sorted).await?;
+            tx.load_catalog(&[CatalogKind::Status]).await?
+        }
+        Command::Catalog(_) => unreachable!("handled above"),
+    };
     let ctx = Ctx {
         at: rules::resolve_occurred_at(meta.occurred_at, now)?,
         now,
@@ -350,9 +367,6 @@ pub async fn execute<T: WriteTx>(
             let document = action.document();
             let mut clients = Vec::with_capacity(client_ids.len());
             let mut already_recorded = false;
-            let mut sorted = client_ids.clone();
-            sorted.sort_unstable();
-            tx.lock_clients(&sorted).await?;
             for &client_id in client_ids {
                 let mut client = tx
                     .load_client(client_id)
@@ -444,7 +458,11 @@ async fn execute_catalog<T: WriteTx>(
                     CatalogKind::StatusGroup => "STATUS_GROUP_NOT_FOUND",
                     _ => "CLASSIFICATION_NOT_FOUND",
                 },
-                label: kind.label(),
+                label: if kind.is_classification() {
+                    "classification"
+                } else {
+                    kind.label()
+                },
                 entry_id: id,
             })
             .and_then(|e| catalog::check_version(&e, expected_version).map(|()| e))

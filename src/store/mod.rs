@@ -73,8 +73,21 @@ pub struct ClientFilter {
     /// ones among them are listed). An empty list matches nothing.
     pub status_ids: Option<Vec<i64>>,
     pub customer_type_ids: Vec<i64>,
-    /// List clients in ended statuses too (they are left out unless named or asked for).
+    /// List clients in ended statuses too (see `hides_ended`).
     pub include_ended: bool,
+}
+
+impl ClientFilter {
+    /// Clients in ended statuses are left out of a search that restricts neither the status
+    /// (by status or group), nor the stage (by stage or prospect/permanent), nor asks for them:
+    /// a search that names a stage names its statuses (seed 004: "not shown by default, even
+    /// when the search does not restrict the status at all").
+    pub fn hides_ended(&self) -> bool {
+        !self.include_ended
+            && self.status_ids.is_none()
+            && self.stages.is_empty()
+            && self.permanent.is_none()
+    }
 }
 
 /// Which clients a funnel counts.

@@ -22,8 +22,8 @@ use crate::domain::{
 
 use super::engine::{self, NewAlert, NewStatusEvent, StoredRequest, WriteTx};
 use super::rows::{
-    AlertRow, ClientColumns, ClientRow, ENTRY_COLUMNS, ENTRY_ORDER, EntryRow, HistoryRow,
-    StatusEventRow, TimerRow, details_json, reference_column, stage_filter, status_ids_json,
+    AlertRow, ClientColumns, ClientRow, ENTRY_COLUMNS, EntryRow, HistoryRow, StatusEventRow,
+    TimerRow, details_json, entries_in_order, reference_column, stage_filter, status_ids_json,
 };
 use super::{
     ActivityCount, ActivityQuery, ActivityRow, AlertFilter, AlertRecord, ClientCount,
@@ -38,13 +38,13 @@ where
 {
     let names: Vec<&str> = kinds.iter().map(|k| k.name()).collect();
     let rows: Vec<EntryRow> = sqlx::query_as(&format!(
-        "SELECT {ENTRY_COLUMNS} FROM catalog WHERE kind = ANY($1) ORDER BY {ENTRY_ORDER}"
+        "SELECT {ENTRY_COLUMNS} FROM catalog WHERE kind = ANY($1)"
     ))
     .bind(names)
     .fetch_all(executor)
     .await
     .map_err(db_error)?;
-    rows.into_iter().map(Entry::try_from).collect()
+    entries_in_order(rows)
 }
 
 /// How many times a colliding transaction is run before the caller is told to retry.
@@ -109,6 +109,7 @@ impl PgStore {
 /// Selects a `ClientRow` from `clients c`.
 const CLIENT_COLUMNS: &str = "c.client_id, c.body::text AS body, c.status_id, \
      c.customer_type_id, c.industry_id, c.headcount_class_id, \
+     (SELECT s.name FROM catalog s WHERE s.entry_id = c.status_id) AS status_name, \
      (SELECT string_agg(k.client_id::text, ',') FROM clients k \
       WHERE k.parent_client_id = c.client_id) AS children";
 
@@ -175,7 +176,7 @@ impl Store for PgStore {
                     .push_bind(ids.clone())
                     .push(")");
             }
-            None if !filter.include_ended => {
+            None if filter.hides_ended() => {
                 q.push(
                     " AND c.status_id NOT IN \
                      (SELECT entry_id FROM catalog WHERE kind = 'STATUS' AND ended)",
@@ -230,10 +231,15 @@ impl Store for PgStore {
 
     async fn count_activities(&self, query: &ActivityQuery) -> Result<Vec<ActivityCount>> {
         let offset = i64::from(query.utc_offset_minutes) * 60_000_000;
-        let mut q = QueryBuilder::<Postgres>::new("SELECT actor, (occurred_at + ");
+        // Days by floor division: SQL's `/` truncates towards zero, which would put times
+        // before 1970 on the wrong day. With t the shifted time, t - ((t % d) + d) % d is t
+        // rounded down to a whole day.
+        let mut q = QueryBuilder::<Postgres>::new("SELECT actor, ((occurred_at + ");
+        q.push_bind(offset).push(") - (((occurred_at + ");
         q.push_bind(offset)
             .push(format!(
-                ") / {MICROS_PER_DAY} AS day, cause, count(*) AS n FROM history"
+                ") % {D}) + {D}) % {D}) / {D} AS day, cause, count(*) AS n FROM history",
+                D = MICROS_PER_DAY
             ))
             .push(" WHERE occurred_at >= ")
             .push_bind(query.from.timestamp_micros())

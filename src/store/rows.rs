@@ -19,6 +19,7 @@ pub struct ClientRow {
     pub customer_type_id: Option<i64>,
     pub industry_id: Option<i64>,
     pub headcount_class_id: Option<i64>,
+    pub status_name: Option<String>,
 }
 
 impl TryFrom<ClientRow> for Client {
@@ -32,6 +33,7 @@ impl TryFrom<ClientRow> for Client {
         client.status_id = row
             .status_id
             .unwrap_or_else(|| catalog::builtin_default_status(client.stage));
+        client.status_name = row.status_name.unwrap_or_default();
         client.classifications = Classifications {
             customer_type_id: row.customer_type_id,
             industry_id: row.industry_id,
@@ -178,8 +180,10 @@ fn stage(rank: i64) -> Result<Stage> {
 }
 
 fn snapshot(json: &str, seq: i64) -> Result<Client> {
-    serde_json::from_str(json)
-        .map_err(|e| StoreError::Internal(format!("snapshot of entry {seq} unreadable: {e}")))
+    let mut client: Client = serde_json::from_str(json)
+        .map_err(|e| StoreError::Internal(format!("snapshot of entry {seq} unreadable: {e}")))?;
+    client.fill_legacy_status();
+    Ok(client)
 }
 
 impl TryFrom<StatusEventRow> for StatusEventRecord {
@@ -262,8 +266,24 @@ pub const ENTRY_COLUMNS: &str = "entry_id, kind, stage, name, display_order, col
      selectable_for_project, selectable_as_supplier, ended, is_default, status_ids, version, \
      created_at, updated_at";
 
-/// The catalogue's sort order for listings: by kind, stage, display order, name, id.
-pub const ENTRY_ORDER: &str = "kind, stage, display_order, name, entry_id";
+/// Entries in listing order: kind (in the proto's order), stage, display order, name, id. Sorted
+/// here rather than in SQL so both backends agree whatever their collation.
+pub fn entries_in_order(rows: Vec<EntryRow>) -> Result<Vec<Entry>> {
+    let mut entries = rows
+        .into_iter()
+        .map(Entry::try_from)
+        .collect::<Result<Vec<_>>>()?;
+    entries.sort_by(|a, b| {
+        (a.kind, a.stage, a.display_order, &a.name, a.entry_id).cmp(&(
+            b.kind,
+            b.stage,
+            b.display_order,
+            &b.name,
+            b.entry_id,
+        ))
+    });
+    Ok(entries)
+}
 
 #[derive(Debug, sqlx::FromRow)]
 pub struct EntryRow {

@@ -20,8 +20,8 @@ use crate::domain::{
 
 use super::engine::{self, NewAlert, NewStatusEvent, StoredRequest, WriteTx};
 use super::rows::{
-    AlertRow, ClientColumns, ClientRow, ENTRY_COLUMNS, ENTRY_ORDER, EntryRow, HistoryRow,
-    StatusEventRow, TimerRow, details_json, reference_column, stage_filter, status_ids_json,
+    AlertRow, ClientColumns, ClientRow, ENTRY_COLUMNS, EntryRow, HistoryRow, StatusEventRow,
+    TimerRow, details_json, entries_in_order, reference_column, stage_filter, status_ids_json,
 };
 use super::{
     ActivityCount, ActivityQuery, ActivityRow, AlertFilter, AlertRecord, ClientCount,
@@ -82,6 +82,7 @@ impl SqliteStore {
 /// Selects a `ClientRow` from `clients c`.
 const CLIENT_COLUMNS: &str = "c.client_id, c.body, c.status_id, c.customer_type_id, \
      c.industry_id, c.headcount_class_id, \
+     (SELECT s.name FROM catalog s WHERE s.entry_id = c.status_id) AS status_name, \
      (SELECT group_concat(k.client_id) FROM clients k WHERE k.parent_client_id = c.client_id) \
      AS children";
 
@@ -269,7 +270,7 @@ impl Store for SqliteStore {
         match &filter.status_ids {
             Some(ids) if ids.is_empty() => return Ok(Vec::new()),
             Some(ids) => push_in(&mut q, "c.status_id", ids.iter().copied()),
-            None if !filter.include_ended => {
+            None if filter.hides_ended() => {
                 q.push(
                     " AND c.status_id NOT IN \
                      (SELECT entry_id FROM catalog WHERE kind = 'STATUS' AND ended = 1)",
@@ -325,10 +326,15 @@ impl Store for SqliteStore {
 
     async fn count_activities(&self, query: &ActivityQuery) -> Result<Vec<ActivityCount>> {
         let offset = i64::from(query.utc_offset_minutes) * 60_000_000;
-        let mut q = QueryBuilder::<Sqlite>::new("SELECT actor, (occurred_at + ");
+        // Days by floor division: SQL's `/` truncates towards zero, which would put times
+        // before 1970 on the wrong day. With t the shifted time, t - ((t % d) + d) % d is t
+        // rounded down to a whole day.
+        let mut q = QueryBuilder::<Sqlite>::new("SELECT actor, ((occurred_at + ");
+        q.push_bind(offset).push(") - (((occurred_at + ");
         q.push_bind(offset)
             .push(format!(
-                ") / {MICROS_PER_DAY} AS day, cause, count(*) AS n FROM history"
+                ") % {D}) + {D}) % {D}) / {D} AS day, cause, count(*) AS n FROM history",
+                D = MICROS_PER_DAY
             ))
             .push(" WHERE occurred_at >= ")
             .push_bind(query.from.timestamp_micros())
@@ -801,13 +807,12 @@ where
     let mut q =
         QueryBuilder::<Sqlite>::new(format!("SELECT {ENTRY_COLUMNS} FROM catalog WHERE 1 = 1"));
     push_in(&mut q, "kind", kinds.iter().map(|k| k.name()));
-    q.push(format!(" ORDER BY {ENTRY_ORDER}"));
     let rows: Vec<EntryRow> = q
         .build_query_as()
         .fetch_all(executor)
         .await
         .map_err(db_error)?;
-    rows.into_iter().map(Entry::try_from).collect()
+    entries_in_order(rows)
 }
 
 /// Appends ` AND column IN (v1, v2, …)` with each value bound.

@@ -136,6 +136,16 @@ async fn spawn_secured() -> TestApp {
         )
         .expect("write");
     }
+    // A person who also runs the accounting bridge: two roles on one token.
+    let hash: String = Sha256::digest(token("multi").as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    writeln!(
+        file,
+        "[[tokens]]\nprincipal = \"multi-user\"\nroles = [\"manager\", \"accounting\"]\nsha256 = \"{hash}\"\n"
+    )
+    .expect("write");
     let app = spawn_with(|c| c.tokens_file = Some(path.clone())).await;
     std::mem::forget(dir); // the file must outlive the server's start; it is tiny
     app
@@ -663,4 +673,106 @@ async fn health_needs_no_token() {
         resp.into_inner().status,
         tonic_health::pb::health_check_response::ServingStatus::Serving as i32
     );
+}
+
+#[tokio::test]
+async fn a_token_with_a_service_role_names_another_user_only_where_that_role_applies() {
+    let app = spawn_secured().await;
+    let mut api = app.api.clone();
+    let multi = token("multi");
+    let c = api
+        .create_client(with_token(
+            CreateClientRequest {
+                request_id: rid(),
+                name: Some(ClientName {
+                    last_name: "Dual".into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            Some(&multi),
+        ))
+        .await
+        .expect("create")
+        .into_inner()
+        .client
+        .expect("client");
+    api.record_invoice(with_token(
+        RecordInvoiceRequest {
+            request_id: rid(),
+            client_id: c.client_id,
+            actor: "bookkeeper-3".into(),
+            document_type: AccountingDocumentType::Invoice as i32,
+            document_number: "INV-77".into(),
+            ..Default::default()
+        },
+        Some(&multi),
+    ))
+    .await
+    .expect("invoice, as accounting");
+    api.set_status(with_token(
+        SetStatusRequest {
+            request_id: rid(),
+            client_id: c.client_id,
+            actor: "someone-else".into(),
+            stage: ClientStage::RealClubOrContract as i32,
+            reason: "contract signed".into(),
+            ..Default::default()
+        },
+        Some(&multi),
+    ))
+    .await
+    .expect("set status, as manager");
+    let history = api
+        .get_client_history(with_token(
+            GetClientHistoryRequest {
+                client_id: c.client_id,
+                ..Default::default()
+            },
+            Some(&multi),
+        ))
+        .await
+        .expect("history")
+        .into_inner()
+        .entries;
+    let actors: Vec<(&str, &str)> = history
+        .iter()
+        .map(|e| (e.cause.as_str(), e.actor.as_str()))
+        .collect();
+    assert_eq!(
+        actors,
+        [
+            ("CreateClient", "multi-user"),
+            ("RecordInvoice", "bookkeeper-3"),
+            ("SetStatus", "multi-user"),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn reflection_needs_a_known_token_of_any_role() {
+    use tokio_stream::StreamExt;
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+
+    let app = spawn_secured().await;
+    let list = || {
+        tokio_stream::iter(vec![ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        }])
+    };
+    let mut reflection = ServerReflectionClient::new(app.channel.clone());
+    let err = reflection
+        .server_reflection_info(with_token(list(), None))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated);
+    let mut answers = reflection
+        .server_reflection_info(with_token(list(), Some(&token("portal"))))
+        .await
+        .expect("any role may read the contract")
+        .into_inner();
+    assert!(answers.next().await.expect("an answer").is_ok());
 }

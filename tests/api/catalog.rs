@@ -16,7 +16,7 @@ const ALL_STAGES: [ClientStage; 7] = [
     ClientStage::Frozen,
 ];
 
-async fn statuses(app: &mut TestApp, stages: &[ClientStage]) -> Vec<Status> {
+async fn statuses(app: &mut TestApp, stages: &[ClientStage]) -> Vec<CatalogStatus> {
     app.catalog
         .list_statuses(ListStatusesRequest {
             stages: stages.iter().map(|s| *s as i32).collect(),
@@ -468,8 +468,32 @@ async fn ended_statuses_are_left_out_of_lists_unless_asked_for_or_named() {
             }
         )
         .await,
-        Vec::<i64>::new(),
-        "a stage filter does not ask for ended statuses"
+        [not_interested],
+        "a stage filter names its statuses, ended ones too"
+    );
+    assert_eq!(
+        list(
+            &mut app,
+            ListClientsRequest {
+                kind: ClientKind::Prospect as i32,
+                ..Default::default()
+            }
+        )
+        .await,
+        [active, not_interested, lost_client],
+        "so does prospect/permanent"
+    );
+    assert_eq!(
+        list(
+            &mut app,
+            ListClientsRequest {
+                lead_statuses: vec![LeadStatus::Regular as i32],
+                ..Default::default()
+            }
+        )
+        .await,
+        [active],
+        "other filters do not name statuses: ended ones stay hidden"
     );
     assert_eq!(
         list(
@@ -667,16 +691,23 @@ async fn a_status_clients_hold_cannot_be_deleted_and_the_refusal_gives_the_count
     // Same request id after the refusal: a refusal is not stored, so this runs afresh.
     let deleted = app
         .catalog
-        .delete_status(DeleteStatusRequest {
-            request_id: rid(),
-            ..delete
-        })
+        .delete_status(delete.clone())
         .await
         .expect("deleted")
         .into_inner()
         .status
         .expect("status");
     assert_eq!(deleted.name, "Partner");
+    // Retried once more: the first answer again, not NOT_FOUND.
+    let again = app
+        .catalog
+        .delete_status(delete)
+        .await
+        .expect("retry")
+        .into_inner()
+        .status
+        .expect("status");
+    assert_eq!(again, deleted);
     assert_eq!(statuses(&mut app, &[ClientStage::Real]).await.len(), 1);
     let groups = app
         .catalog

@@ -373,7 +373,7 @@ impl TestApp {
         &mut self,
         stage: ClientStage,
         name: &str,
-    ) -> clientstatus::proto::Status {
+    ) -> clientstatus::proto::CatalogStatus {
         self.add_status_with(CreateStatusRequest {
             stage: stage as i32,
             name: name.into(),
@@ -385,7 +385,7 @@ impl TestApp {
     pub async fn add_status_with(
         &mut self,
         mut req: CreateStatusRequest,
-    ) -> clientstatus::proto::Status {
+    ) -> clientstatus::proto::CatalogStatus {
         req.request_id = rid();
         self.catalog
             .create_status(req)

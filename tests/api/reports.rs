@@ -230,3 +230,33 @@ async fn activity_is_counted_per_user_per_day_in_the_requested_offset() {
     fields.sort();
     assert_eq!(fields, ["to", "utc_offset_minutes"]);
 }
+
+#[tokio::test]
+async fn activity_before_1970_falls_on_its_own_day() {
+    let mut app = spawn_app().await;
+    let c = app.create("Old").await.client_id;
+    app.api
+        .record_contact_attempt(RecordContactAttemptRequest {
+            request_id: rid(),
+            client_id: c,
+            actor: "archivist".into(),
+            occurred_at: Some(ts("1969-12-31T20:00:00Z")),
+            outcome: CallOutcome::NoAnswer as i32,
+            ..Default::default()
+        })
+        .await
+        .expect("call");
+    let counts = app
+        .reports
+        .count_activities(CountActivitiesRequest {
+            from: Some(ts("1969-12-30T00:00:00Z")),
+            to: Some(ts("1970-01-02T00:00:00Z")),
+            ..Default::default()
+        })
+        .await
+        .expect("report")
+        .into_inner()
+        .counts;
+    assert_eq!(counts.len(), 1);
+    assert_eq!(counts[0].day, "1969-12-31");
+}

@@ -33,5 +33,7 @@ mod reports;
 mod server;
 #[path = "api/streams.rs"]
 mod streams;
+#[path = "api/upgrade.rs"]
+mod upgrade;
 #[path = "api/validation.rs"]
 mod validation;

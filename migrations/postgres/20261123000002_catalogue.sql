@@ -43,6 +43,37 @@ ALTER TABLE clients ADD COLUMN industry_id BIGINT REFERENCES catalog (entry_id);
 ALTER TABLE clients ADD COLUMN headcount_class_id BIGINT REFERENCES catalog (entry_id);
 -- Clients written before the catalogue existed take their stage's default status.
 UPDATE clients SET status_id = stage + 1 WHERE status_id IS NULL;
+
+-- The reasons of NOT_INTERESTED and FROZEN clients used to be free text: each distinct reason
+-- (ignoring case) becomes an ended status of its stage, and the clients declared with it are
+-- put in it, so they can be searched and grouped by reason like any other.
+INSERT INTO catalog (kind, stage, name, display_order, color, selectable_for_project,
+                     selectable_as_supplier, ended, is_default, status_ids, version, created_at,
+                     updated_at)
+SELECT 'STATUS', r.stage, r.name, 2, r.color, TRUE, FALSE, TRUE, FALSE, '[]', 1,
+       (extract(epoch FROM now()) * 1000000)::BIGINT, (extract(epoch FROM now()) * 1000000)::BIGINT
+FROM (SELECT 3::BIGINT AS stage, min(btrim(body ->> 'not_interested_reason')) AS name,
+             '#9E9E9E' AS color
+      FROM clients WHERE stage = 3
+      GROUP BY lower(btrim(body ->> 'not_interested_reason'))
+      UNION ALL
+      SELECT 6::BIGINT, min(btrim(body ->> 'frozen_reason')), '#546E7A'
+      FROM clients WHERE stage = 6
+      GROUP BY lower(btrim(body ->> 'frozen_reason'))) AS r
+WHERE r.name IS NOT NULL AND r.name <> ''
+  AND NOT EXISTS (SELECT 1 FROM catalog s
+                  WHERE s.kind = 'STATUS' AND s.stage = r.stage AND lower(s.name) = lower(r.name))
+ORDER BY r.stage, r.name;
+UPDATE clients SET status_id = (
+    SELECT s.entry_id FROM catalog s
+    WHERE s.kind = 'STATUS' AND s.stage = 3
+      AND lower(s.name) = lower(btrim(clients.body ->> 'not_interested_reason')))
+WHERE stage = 3 AND coalesce(btrim(body ->> 'not_interested_reason'), '') <> '';
+UPDATE clients SET status_id = (
+    SELECT s.entry_id FROM catalog s
+    WHERE s.kind = 'STATUS' AND s.stage = 6
+      AND lower(s.name) = lower(btrim(clients.body ->> 'frozen_reason')))
+WHERE stage = 6 AND coalesce(btrim(body ->> 'frozen_reason'), '') <> '';
 CREATE INDEX clients_status ON clients (status_id, client_id);
 CREATE INDEX clients_customer_type ON clients (customer_type_id, client_id)
     WHERE customer_type_id IS NOT NULL;
@@ -51,26 +82,31 @@ CREATE INDEX clients_headcount_class ON clients (headcount_class_id)
     WHERE headcount_class_id IS NOT NULL;
 
 -- Classifications used to be free text in the client record: each distinct text becomes an
--- entry of its list, and the clients reference it, so nothing typed before is lost.
+-- entry of its list (texts differing only in case are one entry), and the clients reference it,
+-- so nothing typed before is lost.
 INSERT INTO catalog (kind, stage, name, display_order, color, selectable_for_project,
                      selectable_as_supplier, ended, is_default, status_ids, version, created_at,
                      updated_at)
 SELECT l.kind, NULL, l.name, 1, '', FALSE, FALSE, FALSE, FALSE, '[]', 1,
        (extract(epoch FROM now()) * 1000000)::BIGINT, (extract(epoch FROM now()) * 1000000)::BIGINT
-FROM (SELECT 'CUSTOMER_TYPE' AS kind, btrim(body -> 'classifications' ->> 'customer_type') AS name
-      FROM clients
-      UNION SELECT 'INDUSTRY', btrim(body -> 'classifications' ->> 'industry') FROM clients
-      UNION SELECT 'HEADCOUNT_CLASS', btrim(body -> 'classifications' ->> 'headcount_class')
-      FROM clients) AS l
+FROM (SELECT 'CUSTOMER_TYPE' AS kind,
+             min(btrim(body -> 'classifications' ->> 'customer_type')) AS name
+      FROM clients GROUP BY lower(btrim(body -> 'classifications' ->> 'customer_type'))
+      UNION ALL
+      SELECT 'INDUSTRY', min(btrim(body -> 'classifications' ->> 'industry'))
+      FROM clients GROUP BY lower(btrim(body -> 'classifications' ->> 'industry'))
+      UNION ALL
+      SELECT 'HEADCOUNT_CLASS', min(btrim(body -> 'classifications' ->> 'headcount_class'))
+      FROM clients GROUP BY lower(btrim(body -> 'classifications' ->> 'headcount_class'))) AS l
 WHERE l.name IS NOT NULL AND l.name <> ''
 ORDER BY l.kind, l.name;
 UPDATE clients SET
     customer_type_id = (SELECT entry_id FROM catalog WHERE kind = 'CUSTOMER_TYPE'
-        AND name = btrim(clients.body -> 'classifications' ->> 'customer_type')),
+        AND lower(name) = lower(btrim(clients.body -> 'classifications' ->> 'customer_type'))),
     industry_id = (SELECT entry_id FROM catalog WHERE kind = 'INDUSTRY'
-        AND name = btrim(clients.body -> 'classifications' ->> 'industry')),
+        AND lower(name) = lower(btrim(clients.body -> 'classifications' ->> 'industry'))),
     headcount_class_id = (SELECT entry_id FROM catalog WHERE kind = 'HEADCOUNT_CLASS'
-        AND name = btrim(clients.body -> 'classifications' ->> 'headcount_class'));
+        AND lower(name) = lower(btrim(clients.body -> 'classifications' ->> 'headcount_class')));
 
 -- Status events carry the old and new status beside the stages.
 ALTER TABLE status_events ADD COLUMN old_status_id BIGINT NOT NULL DEFAULT 0;

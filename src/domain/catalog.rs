@@ -212,8 +212,24 @@ pub enum CatalogCommand {
     Delete {
         kind: CatalogKind,
         entry_id: i64,
+        /// What happens to the clients that reference the entry.
+        holders: Holders,
     },
 }
+
+/// The clients referencing an entry that is being deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Holders {
+    /// There must be none (the deletion is refused with their count).
+    Refuse,
+    /// They move to this entry (a status of the same stage, an entry of the same list) first.
+    MoveTo(i64),
+    /// Their reference is cleared (classifications only).
+    Clear,
+}
+
+/// Most clients one deletion may move; more is refused, so one transaction stays bounded.
+pub const MOVE_MAX: usize = 10_000;
 
 impl CatalogCommand {
     pub fn kind(&self) -> CatalogKind {
@@ -442,6 +458,29 @@ pub fn check_delete(entry: &Entry, in_use: i64) -> Result<(), DomainError> {
         });
     }
     Ok(())
+}
+
+/// Whether `target` may take over the clients of `entry`: a status of the same stage, or an
+/// entry of the same classification list, and not `entry` itself.
+pub fn check_replacement(
+    entry: &Entry,
+    target: Option<&Entry>,
+    field: &str,
+    id: i64,
+) -> Result<(), DomainError> {
+    let fits = match target {
+        Some(t) if t.entry_id == entry.entry_id => {
+            Err(format!("is the {} being deleted", entry.kind.label()))
+        }
+        Some(t) if t.kind == entry.kind && t.stage == entry.stage => Ok(()),
+        Some(t) if entry.kind == CatalogKind::Status => Err(format!(
+            "status {id} belongs to stage {}, not {}",
+            t.stage.map_or("?", Stage::name),
+            entry.stage.map_or("?", Stage::name)
+        )),
+        Some(_) | None => Err(format!("no {} {id}", entry.kind.label())),
+    };
+    fits.map_err(|description| DomainError::invalid(field, description))
 }
 
 /// Expected-version check for catalogue entries.

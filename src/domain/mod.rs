@@ -14,7 +14,7 @@ pub mod summary;
 mod rules_tests;
 
 pub use alerts::AlertKind;
-pub use catalog::{Catalog, CatalogCommand, CatalogKind, Entry};
+pub use catalog::{Catalog, CatalogCommand, CatalogKind, Entry, Holders};
 pub use client::{CallOutcome, Classifications, Client, ClientName, LeadStatus, Timestamp};
 pub use command::{
     AccountingDocument, Action, Channel, Command, DocumentKey, Meta, NewClient, Request,

@@ -1332,3 +1332,32 @@ fn the_reason_text_always_names_the_not_interested_or_frozen_status_the_client_i
     );
     assert_eq!(c.status_name, "REAL");
 }
+
+#[test]
+fn a_deleted_status_or_classification_moves_its_clients_even_soft_deleted_ones() {
+    let status = CATALOG.status(PRICE).unwrap().clone();
+    let mut c = client_at(Stage::NotInterested);
+    c.status_id = PRICE;
+    c.deleted_at = Some(t(0));
+    let ch = rules::replace_reference(
+        &mut c,
+        &status,
+        Some(catalog::builtin_default_status(Stage::NotInterested)),
+        &ctx_at(1),
+    );
+    assert_eq!(c.status_id, 4);
+    assert_eq!(c.not_interested_reason, "NOT_INTERESTED");
+    assert_eq!(ch.event, Some(StatusEvent::StatusChanged));
+    assert_eq!(ch.cause, "DeleteStatus");
+    assert_eq!(c.version, 2);
+
+    let type_a = CATALOG
+        .get(CatalogKind::CustomerType, TYPE_A)
+        .unwrap()
+        .clone();
+    let mut c = new_client();
+    c.classifications.customer_type_id = Some(TYPE_A);
+    let ch = rules::replace_reference(&mut c, &type_a, None, &ctx_at(1));
+    assert_eq!(c.classifications.customer_type_id, None);
+    assert_eq!((ch.event, ch.cause), (None, "DeleteClassification"));
+}

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
 use crate::domain::catalog::{Draft, GROUP_STATUSES_MAX, NAME_MAX, Patch};
-use crate::domain::{CatalogCommand, CatalogKind, Command, Entry, Stage};
+use crate::domain::{CatalogCommand, CatalogKind, Command, Entry, Holders, Stage};
 use crate::proto as pb;
 use crate::proto::status_catalog_service_server::StatusCatalogService;
 use crate::store::Store;
@@ -25,16 +25,20 @@ impl<S: Store> StatusCatalogApi<S> {
         StatusCatalogApi { store }
     }
 
-    /// Runs a catalogue change; returns the entry it created, changed or deleted.
-    async fn change<T: MutationRequest>(&self, request: Request<T>) -> Result<Entry, Status> {
+    /// Runs a catalogue change; returns the entry it created, changed or deleted, and how many
+    /// clients a deletion moved.
+    async fn change<T: MutationRequest>(
+        &self,
+        request: Request<T>,
+    ) -> Result<(Entry, i64), Status> {
         let caller = principal(&request);
         let mutation = to_mutation(request.get_ref(), &caller)?;
         let outcome = self.store.execute(mutation).await?;
         let entry = outcome
             .entry
             .ok_or_else(|| Status::internal("catalogue change without an entry"))?;
-        tracing::info!(method = T::METHOD, caller = %caller.name, entry = %entry.subject(), "catalogue changed");
-        Ok(entry)
+        tracing::info!(method = T::METHOD, caller = %caller.name, entry = %entry.subject(), moved = outcome.moved, "catalogue changed");
+        Ok((entry, outcome.moved))
     }
 
     async fn list(&self, kinds: &[CatalogKind]) -> Result<Vec<Entry>, Status> {
@@ -223,6 +227,10 @@ catalog_request!(
     |r, c| CatalogCommand::Delete {
         kind: CatalogKind::Status,
         entry_id: c.entry_id("status_id", r.status_id),
+        holders: match c.optional_id("replacement_status_id", r.replacement_status_id) {
+            Some(id) => Holders::MoveTo(id),
+            None => Holders::Refuse,
+        },
     }
 );
 
@@ -270,6 +278,7 @@ catalog_request!(
     |r, c| CatalogCommand::Delete {
         kind: CatalogKind::StatusGroup,
         entry_id: c.entry_id("status_group_id", r.status_group_id),
+        holders: Holders::Refuse,
     }
 );
 
@@ -314,6 +323,24 @@ catalog_request!(
     |r, c| CatalogCommand::Delete {
         kind: CatalogKind::CustomerType,
         entry_id: c.entry_id("classification_id", r.classification_id),
+        holders: match (
+            c.optional_id(
+                "replacement_classification_id",
+                r.replacement_classification_id,
+            ),
+            r.clear_references,
+        ) {
+            (Some(_), true) => {
+                c.fail(
+                    "clear_references",
+                    "contradicts replacement_classification_id; give one or the other",
+                );
+                Holders::Refuse
+            }
+            (Some(id), false) => Holders::MoveTo(id),
+            (None, true) => Holders::Clear,
+            (None, false) => Holders::Refuse,
+        },
     }
 );
 
@@ -323,7 +350,8 @@ impl<S: Store> StatusCatalogService for StatusCatalogApi<S> {
         &self,
         request: Request<pb::CreateStatusRequest>,
     ) -> Result<Response<pb::CreateStatusResponse>, Status> {
-        let status = status_to_proto(self.change(request).await?);
+        let (entry, _) = self.change(request).await?;
+        let status = status_to_proto(entry);
         Ok(Response::new(pb::CreateStatusResponse {
             status: Some(status),
         }))
@@ -333,7 +361,8 @@ impl<S: Store> StatusCatalogService for StatusCatalogApi<S> {
         &self,
         request: Request<pb::UpdateStatusRequest>,
     ) -> Result<Response<pb::UpdateStatusResponse>, Status> {
-        let status = status_to_proto(self.change(request).await?);
+        let (entry, _) = self.change(request).await?;
+        let status = status_to_proto(entry);
         Ok(Response::new(pb::UpdateStatusResponse {
             status: Some(status),
         }))
@@ -343,9 +372,11 @@ impl<S: Store> StatusCatalogService for StatusCatalogApi<S> {
         &self,
         request: Request<pb::DeleteStatusRequest>,
     ) -> Result<Response<pb::DeleteStatusResponse>, Status> {
-        let status = status_to_proto(self.change(request).await?);
+        let (entry, moved) = self.change(request).await?;
+        let status = status_to_proto(entry);
         Ok(Response::new(pb::DeleteStatusResponse {
             status: Some(status),
+            moved_clients: moved,
         }))
     }
 
@@ -378,7 +409,8 @@ impl<S: Store> StatusCatalogService for StatusCatalogApi<S> {
         &self,
         request: Request<pb::CreateStatusGroupRequest>,
     ) -> Result<Response<pb::CreateStatusGroupResponse>, Status> {
-        let group = group_to_proto(self.change(request).await?);
+        let (entry, _) = self.change(request).await?;
+        let group = group_to_proto(entry);
         Ok(Response::new(pb::CreateStatusGroupResponse {
             status_group: Some(group),
         }))
@@ -388,7 +420,8 @@ impl<S: Store> StatusCatalogService for StatusCatalogApi<S> {
         &self,
         request: Request<pb::UpdateStatusGroupRequest>,
     ) -> Result<Response<pb::UpdateStatusGroupResponse>, Status> {
-        let group = group_to_proto(self.change(request).await?);
+        let (entry, _) = self.change(request).await?;
+        let group = group_to_proto(entry);
         Ok(Response::new(pb::UpdateStatusGroupResponse {
             status_group: Some(group),
         }))
@@ -398,7 +431,8 @@ impl<S: Store> StatusCatalogService for StatusCatalogApi<S> {
         &self,
         request: Request<pb::DeleteStatusGroupRequest>,
     ) -> Result<Response<pb::DeleteStatusGroupResponse>, Status> {
-        let group = group_to_proto(self.change(request).await?);
+        let (entry, _) = self.change(request).await?;
+        let group = group_to_proto(entry);
         Ok(Response::new(pb::DeleteStatusGroupResponse {
             status_group: Some(group),
         }))
@@ -423,7 +457,8 @@ impl<S: Store> StatusCatalogService for StatusCatalogApi<S> {
         &self,
         request: Request<pb::CreateClassificationRequest>,
     ) -> Result<Response<pb::CreateClassificationResponse>, Status> {
-        let classification = classification_to_proto(self.change(request).await?);
+        let (entry, _) = self.change(request).await?;
+        let classification = classification_to_proto(entry);
         Ok(Response::new(pb::CreateClassificationResponse {
             classification: Some(classification),
         }))
@@ -433,7 +468,8 @@ impl<S: Store> StatusCatalogService for StatusCatalogApi<S> {
         &self,
         request: Request<pb::UpdateClassificationRequest>,
     ) -> Result<Response<pb::UpdateClassificationResponse>, Status> {
-        let classification = classification_to_proto(self.change(request).await?);
+        let (entry, _) = self.change(request).await?;
+        let classification = classification_to_proto(entry);
         Ok(Response::new(pb::UpdateClassificationResponse {
             classification: Some(classification),
         }))
@@ -443,9 +479,11 @@ impl<S: Store> StatusCatalogService for StatusCatalogApi<S> {
         &self,
         request: Request<pb::DeleteClassificationRequest>,
     ) -> Result<Response<pb::DeleteClassificationResponse>, Status> {
-        let classification = classification_to_proto(self.change(request).await?);
+        let (entry, moved) = self.change(request).await?;
+        let classification = classification_to_proto(entry);
         Ok(Response::new(pb::DeleteClassificationResponse {
             classification: Some(classification),
+            moved_clients: moved,
         }))
     }
 

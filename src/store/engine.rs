@@ -9,7 +9,7 @@ use crate::domain::lead::LeadKeys;
 use crate::domain::rules::{self, Change, Ctx, Effect, Settings};
 use crate::domain::{
     AlertKind, Catalog, CatalogCommand, CatalogKind, Client, Command, DocumentKey, DomainError,
-    Entry, FieldViolation, Stage, StatusEvent, Timestamp,
+    Entry, FieldViolation, Holders, Stage, StatusEvent, Timestamp,
 };
 
 use super::{HistoryRecord, Mutation, Outcome, Result, StoreError};
@@ -103,6 +103,12 @@ pub trait WriteTx: Send {
     fn delete_entry(&mut self, entry: &Entry) -> impl Future<Output = Result<()>> + Send;
     /// How many clients (soft-deleted ones too) reference `entry`.
     fn count_clients_using(&mut self, entry: &Entry) -> impl Future<Output = Result<i64>> + Send;
+    /// The clients (soft-deleted ones too) referencing `entry`, at most `limit`.
+    fn clients_using(
+        &mut self,
+        entry: &Entry,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<i64>>> + Send;
     /// Takes the next `count` sequence numbers of `stream`; returns the first. Holds the
     /// stream's counter until commit, which is what keeps sequences gap-free in commit order.
     fn next_sequences(
@@ -282,15 +288,19 @@ pub async fn execute<T: WriteTx>(
     }
 
     if let Command::Catalog(command) = &mutation.request.command {
-        let entry = execute_catalog(tx, command, meta.expected_version, now).await?;
+        let mut appends = Appends::default();
+        let (entry, moved) =
+            execute_catalog(tx, command, mutation, now, settings, &mut appends).await?;
         let outcome = Outcome {
             clients: Vec::new(),
             created: false,
             already_recorded: false,
             entry: Some(entry),
+            moved,
         };
+        let appended = append(tx, appends).await?;
         save_outcome(tx, mutation, &outcome, now).await?;
-        return Ok((outcome, Appended::default()));
+        return Ok((outcome, appended));
     }
     // The catalogue is read after the clients are locked: a write that waited for a client sees
     // every catalogue change committed before it got the lock.
@@ -341,6 +351,7 @@ pub async fn execute<T: WriteTx>(
                     created: false,
                     already_recorded: false,
                     entry: None,
+                    moved: 0,
                 }
             } else {
                 if let Some(parent) = new.parent_client_id
@@ -360,6 +371,7 @@ pub async fn execute<T: WriteTx>(
                     created: true,
                     already_recorded: false,
                     entry: None,
+                    moved: 0,
                 }
             }
         }
@@ -394,6 +406,7 @@ pub async fn execute<T: WriteTx>(
                 created: false,
                 already_recorded,
                 entry: None,
+                moved: 0,
             }
         }
         Command::Catalog(_) => unreachable!("handled above"),
@@ -425,9 +438,12 @@ async fn save_outcome<T: WriteTx>(
 async fn execute_catalog<T: WriteTx>(
     tx: &mut T,
     command: &CatalogCommand,
-    expected_version: Option<i64>,
+    mutation: &Mutation,
     now: Timestamp,
-) -> Result<Entry> {
+    settings: &Settings,
+    appends: &mut Appends,
+) -> Result<(Entry, i64)> {
+    let expected_version = mutation.request.meta.expected_version;
     tx.lock_catalog().await?;
     let kind = command.kind();
     // Groups are checked against the statuses, and a deleted status leaves its groups.
@@ -471,7 +487,7 @@ async fn execute_catalog<T: WriteTx>(
         CatalogCommand::Create(draft) => {
             let mut entry = catalog::create(&catalog, draft, now)?;
             entry.entry_id = tx.insert_entry(&entry).await?;
-            Ok(entry)
+            Ok((entry, 0))
         }
         CatalogCommand::Update {
             entry_id, patch, ..
@@ -493,10 +509,39 @@ async fn execute_catalog<T: WriteTx>(
             if next != entry {
                 tx.update_entry(&next, entry.version).await?;
             }
-            Ok(next)
+            Ok((next, 0))
         }
-        CatalogCommand::Delete { entry_id, .. } => {
+        CatalogCommand::Delete {
+            entry_id, holders, ..
+        } => {
             let entry = existing(*entry_id)?;
+            let replacement = match holders {
+                Holders::Refuse => None,
+                Holders::MoveTo(target) => {
+                    let field = if entry.kind == CatalogKind::Status {
+                        "replacement_status_id"
+                    } else {
+                        "replacement_classification_id"
+                    };
+                    let found = catalog.entries.iter().find(|e| e.entry_id == *target);
+                    catalog::check_replacement(&entry, found, field, *target)?;
+                    Some(Some(*target))
+                }
+                Holders::Clear => Some(None),
+            };
+            let moved = match replacement {
+                Some(to) if entry.kind != CatalogKind::StatusGroup => {
+                    let ctx = Ctx {
+                        at: now,
+                        now,
+                        actor: &mutation.request.meta.actor,
+                        settings,
+                        catalog: &catalog,
+                    };
+                    move_holders(tx, &entry, to, &ctx, mutation, appends).await?
+                }
+                _ => 0,
+            };
             let in_use = match entry.kind {
                 CatalogKind::StatusGroup => entry.status_ids.len() as i64,
                 _ => tx.count_clients_using(&entry).await?,
@@ -514,9 +559,50 @@ async fn execute_catalog<T: WriteTx>(
                 }
             }
             tx.delete_entry(&entry).await?;
-            Ok(entry)
+            Ok((entry, moved))
         }
     }
+}
+
+/// Moves every client referencing `entry` to `replacement` (or clears the reference), each as
+/// a recorded change; returns how many moved.
+async fn move_holders<T: WriteTx>(
+    tx: &mut T,
+    entry: &Entry,
+    replacement: Option<i64>,
+    ctx: &Ctx<'_>,
+    mutation: &Mutation,
+    appends: &mut Appends,
+) -> Result<i64> {
+    let mut holders = tx
+        .clients_using(entry, catalog::MOVE_MAX as i64 + 1)
+        .await?;
+    if holders.len() > catalog::MOVE_MAX {
+        return Err(DomainError::InUse {
+            reason: "TOO_MANY_TO_MOVE",
+            subject: entry.subject(),
+            description: format!(
+                "more than {} clients use {} {:?}; one deletion moves at most that many",
+                catalog::MOVE_MAX,
+                entry.kind.label(),
+                entry.name
+            ),
+            count: tx.count_clients_using(entry).await?,
+        }
+        .into());
+    }
+    holders.sort_unstable();
+    tx.lock_clients(&holders).await?;
+    for &client_id in &holders {
+        let mut client = tx
+            .load_client(client_id)
+            .await?
+            .ok_or(DomainError::ClientNotFound { client_id })?;
+        let previous = client.version;
+        let change = rules::replace_reference(&mut client, entry, replacement, ctx);
+        record(tx, &client, previous, &change, mutation, ctx, appends).await?;
+    }
+    Ok(holders.len() as i64)
 }
 
 /// Persists one accepted change: the client row (unless just inserted), its history entry and

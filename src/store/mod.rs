@@ -38,6 +38,9 @@ pub struct Outcome {
     /// A catalogue change: the entry as created, updated, or as it was before deletion.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entry: Option<Entry>,
+    /// How many clients a catalogue deletion moved to the replacement (or cleared).
+    #[serde(default)]
+    pub moved: i64,
 }
 
 /// One immutable history entry.

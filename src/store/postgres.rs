@@ -919,6 +919,20 @@ impl WriteTx for PgTx {
             .map_err(db_error)
     }
 
+    async fn clients_using(&mut self, e: &Entry, limit: i64) -> Result<Vec<i64>> {
+        let Some(column) = reference_column(e.kind) else {
+            return Ok(Vec::new());
+        };
+        sqlx::query_scalar(&format!(
+            "SELECT client_id FROM clients WHERE {column} = $1 ORDER BY client_id LIMIT $2"
+        ))
+        .bind(e.entry_id)
+        .bind(limit)
+        .fetch_all(&mut *self.0)
+        .await
+        .map_err(db_error)
+    }
+
     async fn insert_alert(&mut self, seq: i64, a: &NewAlert) -> Result<()> {
         sqlx::query(
             "INSERT INTO alerts (seq, kind, client_id, occurrence_key, due_at, raised_at, \

@@ -952,3 +952,167 @@ async fn a_status_change_within_a_stage_is_streamed_with_old_and_new_status() {
         Some(key.status_id)
     );
 }
+
+#[tokio::test]
+async fn a_status_can_be_deleted_by_moving_its_clients_to_another_of_the_stage() {
+    let mut app = spawn_app().await;
+    let web = app.add_status(ClientStage::New, "Web lead").await;
+    let fair = app.add_status(ClientStage::New, "Trade fair").await;
+    let with_status = |last: &str| CreateClientRequest {
+        name: Some(ClientName {
+            last_name: last.into(),
+            ..Default::default()
+        }),
+        status_id: web.status_id,
+        ..Default::default()
+    };
+    let a = app.create_with(with_status("A")).await.client_id;
+    let b = app.create_with(with_status("B")).await.client_id;
+    let gone = app.create_with(with_status("Bot")).await.client_id;
+    app.api
+        .declare_fictitious(DeclareFictitiousRequest {
+            request_id: rid(),
+            client_id: gone,
+            note: "n".into(),
+            fictitious_reason: "bot".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("fictitious");
+    let delete = |replacement_status_id: i64| DeleteStatusRequest {
+        request_id: rid(),
+        status_id: web.status_id,
+        replacement_status_id,
+        ..Default::default()
+    };
+    for wrong in [web.status_id, default_status(ClientStage::Real), 999] {
+        let err = app.catalog.delete_status(delete(wrong)).await.unwrap_err();
+        assert_eq!(bad_fields(&err), ["replacement_status_id"], "{wrong}");
+    }
+    let answer = app
+        .catalog
+        .delete_status(delete(fair.status_id))
+        .await
+        .expect("deleted")
+        .into_inner();
+    assert_eq!(answer.moved_clients, 3);
+    for id in [a, b, gone] {
+        let c = app.get(id).await;
+        assert_eq!(
+            (c.status_id, c.status_name.as_str()),
+            (fair.status_id, "Trade fair")
+        );
+        let last = app.history(id).await.pop().expect("history");
+        assert_eq!(last.cause, "DeleteStatus");
+        assert_eq!(last.details["new_status_id"], fair.status_id.to_string());
+    }
+    assert!(
+        app.get(gone).await.deleted_at.is_some(),
+        "still soft-deleted, now in a status that exists"
+    );
+    app.api
+        .restore_client(RestoreClientRequest {
+            request_id: rid(),
+            client_id: gone,
+            ..Default::default()
+        })
+        .await
+        .expect("restore");
+    let mut stream = app
+        .api
+        .stream_status_changes(StreamStatusChangesRequest {
+            causes: vec!["DeleteStatus".into()],
+            ..Default::default()
+        })
+        .await
+        .expect("stream")
+        .into_inner();
+    let event = tokio::time::timeout(std::time::Duration::from_secs(10), stream.message())
+        .await
+        .expect("in time")
+        .expect("ok")
+        .and_then(|m| m.event)
+        .expect("event");
+    assert_eq!(event.kind, StatusEventKind::StatusChanged as i32);
+    assert_eq!(
+        (event.old_status_id, event.new_status_id),
+        (web.status_id, fair.status_id)
+    );
+}
+
+#[tokio::test]
+async fn a_classification_can_be_deleted_by_moving_or_clearing_its_clients() {
+    let mut app = spawn_app().await;
+    let vip = app
+        .add_classification(ClassificationKind::CustomerType, "VIP")
+        .await;
+    let a = app
+        .add_classification(ClassificationKind::CustomerType, "A")
+        .await;
+    let retail = app
+        .add_classification(ClassificationKind::Industry, "Retail")
+        .await;
+    let client = app
+        .create_with(CreateClientRequest {
+            name: Some(ClientName {
+                last_name: "Levi".into(),
+                ..Default::default()
+            }),
+            classifications: Some(Classifications {
+                customer_type_id: vip,
+                industry_id: retail,
+                headcount_class_id: 0,
+            }),
+            ..Default::default()
+        })
+        .await
+        .client_id;
+    let err = app
+        .catalog
+        .delete_classification(DeleteClassificationRequest {
+            request_id: rid(),
+            classification_id: vip,
+            replacement_classification_id: retail,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        bad_fields(&err),
+        ["replacement_classification_id"],
+        "an industry cannot replace a customer type"
+    );
+    let moved = app
+        .catalog
+        .delete_classification(DeleteClassificationRequest {
+            request_id: rid(),
+            classification_id: vip,
+            replacement_classification_id: a,
+            ..Default::default()
+        })
+        .await
+        .expect("merged into A")
+        .into_inner();
+    assert_eq!(moved.moved_clients, 1);
+    let c = app.get(client).await;
+    assert_eq!(
+        c.classifications
+            .map(|k| (k.customer_type_id, k.industry_id)),
+        Some((a, retail))
+    );
+    app.catalog
+        .delete_classification(DeleteClassificationRequest {
+            request_id: rid(),
+            classification_id: retail,
+            clear_references: true,
+            ..Default::default()
+        })
+        .await
+        .expect("cleared");
+    let c = app.get(client).await;
+    assert_eq!(c.classifications.map(|k| k.industry_id), Some(0));
+    assert_eq!(
+        app.history(client).await.last().map(|e| e.cause.clone()),
+        Some("DeleteClassification".to_string())
+    );
+}

@@ -532,7 +532,27 @@ async fn every_rpc_is_allowed_exactly_where_the_role_table_allows_and_denials_le
                 .await
                 .expect("list")
                 .into_inner();
-            (c, all.clients.len(), statuses, groups, classifications)
+            let history = api
+                .get_client_history(with_token(
+                    GetClientHistoryRequest {
+                        client_id: client.client_id,
+                        ..Default::default()
+                    },
+                    Some(&manager),
+                ))
+                .await
+                .expect("history")
+                .into_inner()
+                .entries
+                .len();
+            (
+                c,
+                all.clients.len(),
+                history,
+                statuses,
+                groups,
+                classifications,
+            )
         }
     };
     let before = snapshot(&mut api, &mut catalog).await;

@@ -232,3 +232,78 @@ async fn calls_are_unavailable_while_the_database_is_down_and_recover_after() {
     let resumed = app.call(c.client_id, CallOutcome::CallWithContent).await;
     assert_eq!(resumed.version, before.version + 1);
 }
+
+/// Catalogue changes from two servers at once: names stay unique and each stage keeps exactly
+/// one default, because catalogue writers take turns on the database.
+#[tokio::test]
+async fn two_servers_changing_the_catalogue_at_once_keep_its_rules() {
+    let mut a = spawn_app().await;
+    let b = start(a.config.clone(), a.db.clone()).await;
+    let mut creates = Vec::new();
+    for i in 0..8 {
+        let mut catalog = if i % 2 == 0 {
+            a.catalog.clone()
+        } else {
+            b.catalog.clone()
+        };
+        creates.push(tokio::spawn(async move {
+            catalog
+                .create_status(CreateStatusRequest {
+                    request_id: rid(),
+                    stage: ClientStage::Real as i32,
+                    name: "Key account".into(),
+                    ..Default::default()
+                })
+                .await
+                .map(|r| r.into_inner().status.expect("status").status_id)
+        }));
+    }
+    let mut created = Vec::new();
+    for task in creates {
+        match task.await.expect("task") {
+            Ok(id) => created.push(id),
+            Err(e) => assert_error(&e, tonic::Code::AlreadyExists, "CATALOG_NAME_TAKEN"),
+        }
+    }
+    assert_eq!(created.len(), 1, "one of eight concurrent creations wins");
+
+    let partner = a.add_status(ClientStage::Real, "Partner").await;
+    let mut defaults = Vec::new();
+    for (i, id) in [created[0], partner.status_id]
+        .into_iter()
+        .cycle()
+        .take(6)
+        .enumerate()
+    {
+        let mut catalog = if i % 2 == 0 {
+            a.catalog.clone()
+        } else {
+            b.catalog.clone()
+        };
+        defaults.push(tokio::spawn(async move {
+            catalog
+                .update_status(UpdateStatusRequest {
+                    request_id: rid(),
+                    status_id: id,
+                    make_default: true,
+                    ..Default::default()
+                })
+                .await
+                .map(|_| ())
+        }));
+    }
+    for task in defaults {
+        task.await.expect("task").expect("make default");
+    }
+    let real = a
+        .catalog
+        .list_statuses(ListStatusesRequest {
+            stages: vec![ClientStage::Real as i32],
+            ..Default::default()
+        })
+        .await
+        .expect("list")
+        .into_inner()
+        .statuses;
+    assert_eq!(real.iter().filter(|s| s.is_default).count(), 1, "{real:?}");
+}

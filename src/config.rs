@@ -90,6 +90,12 @@ pub struct Config {
     #[arg(long, env = "CLIENTSTATUS_EVENT_RETENTION", value_parser = parse_duration)]
     pub event_retention: Option<chrono::Duration>,
 
+    /// On SIGTERM/SIGINT, how long calls and streams in flight may take to finish (e.g. 10s);
+    /// connections still open then are closed (a consumer that stopped reading would otherwise
+    /// hold the drain open for ever).
+    #[arg(long, env = "CLIENTSTATUS_DRAIN_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub drain_timeout: chrono::Duration,
+
     /// OpenTelemetry collector to send traces to over OTLP/gRPC, e.g. http://otel-collector:4317;
     /// unset: no traces leave the process. The other OTEL_* variables apply as usual
     /// (OTEL_SERVICE_NAME, OTEL_EXPORTER_OTLP_HEADERS, OTEL_TRACES_SAMPLER…).
@@ -125,6 +131,7 @@ impl fmt::Debug for Config {
                 "event_retention",
                 &self.event_retention.as_ref().map(duration),
             )
+            .field("drain_timeout", &duration(&self.drain_timeout))
             .field(
                 "otlp_endpoint",
                 &self.otlp_endpoint.as_deref().map(redact_url),
@@ -148,6 +155,7 @@ impl Config {
             log_format: LogFormat::Text,
             tokens_file: None,
             metrics_listen: None,
+            drain_timeout: chrono::Duration::seconds(10),
             otlp_endpoint: None,
         }
     }

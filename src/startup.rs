@@ -127,7 +127,7 @@ async fn serve<S: Store>(
     };
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "clientstatus listening");
-    Server::builder()
+    let server = Server::builder()
         .layer(RpcLayer)
         .layer(access)
         .add_service(health_service)
@@ -140,10 +140,27 @@ async fn serve<S: Store>(
             store.clone(),
         )))
         .add_service(ClientStatusServiceServer::new(ClientStatusApi::new(
-            store, stop_watch,
+            store,
+            stop_watch.clone(),
         )))
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
-        .await?;
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown);
+    // The drain has a deadline: HTTP/2 flow control lets a consumer that stopped reading keep its
+    // stream, and so the graceful stop, open for ever.
+    let drain = config
+        .drain_timeout
+        .to_std()
+        .unwrap_or(std::time::Duration::from_secs(10));
+    let mut stopped = stop_watch.clone();
+    let deadline = async move {
+        let _ = stopped.wait_for(|stopping| *stopping).await;
+        tokio::time::sleep(drain).await;
+    };
+    tokio::select! {
+        served = server => served?,
+        () = deadline => {
+            tracing::warn!(?drain, "calls still in flight after the drain timeout; closing their connections");
+        }
+    }
     scheduler.abort();
     if let Some(metrics) = metrics {
         metrics.abort();

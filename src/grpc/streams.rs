@@ -219,6 +219,12 @@ where
                 let permit = loop {
                     tokio::select! {
                         permit = tx.reserve() => break permit,
+                        // A consumer that stopped reading must not hold up the server's drain.
+                        Ok(()) = shutdown.changed() => {
+                            if *shutdown.borrow() {
+                                return;
+                            }
+                        }
                         _ = tokio::time::sleep(POLL) => {
                             if let Ok(bounds) = head().await {
                                 position.saw_head(bounds.last_seq);

@@ -42,6 +42,7 @@ fn help_lists_every_setting_and_never_a_secret() {
         "--metrics-listen",
         "--log-format",
         "--event-retention",
+        "--drain-timeout",
         "--otlp-endpoint",
     ] {
         assert!(help.contains(flag), "{flag} missing from:\n{help}");

@@ -323,3 +323,29 @@ async fn metrics_show_database_pools_commit_latency_and_a_stalled_subscribers_la
         assert!(open >= 1.0, "{pool} has an open connection:\n{after}");
     }
 }
+
+/// A consumer that stopped reading does not keep the server from stopping.
+#[tokio::test]
+async fn a_stalled_subscriber_does_not_hold_up_a_graceful_stop() {
+    let mut app = spawn_with(|c| c.drain_timeout = chrono::Duration::seconds(1)).await;
+    let mut ids = Vec::new();
+    for i in 0..100 {
+        ids.push(app.create(&format!("Stalling {i}")).await.client_id);
+    }
+    app.api
+        .summarize_meeting(SummarizeMeetingRequest {
+            request_id: rid(),
+            client_ids: ids,
+            note: "review".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("summarize");
+    let _stalled = stalled_subscriber(&app).await;
+    // Give the subscriber time to fill its queue and block on the consumer.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    // The drain timeout is 1 s; well within 15 s the server is gone.
+    tokio::time::timeout(std::time::Duration::from_secs(15), app.stop())
+        .await
+        .expect("the server stops although a consumer stopped reading");
+}

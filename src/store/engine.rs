@@ -324,7 +324,11 @@ pub async fn execute<T: WriteTx>(
             tx.lock_clients(&sorted).await?;
             tx.load_catalog(&[CatalogKind::Status]).await?
         }
-        Command::Catalog(_) => unreachable!("handled above"),
+        Command::Catalog(_) => {
+            return Err(StoreError::Internal(
+                "a catalogue command reached the client path".into(),
+            ));
+        }
     };
     let ctx = Ctx {
         at: rules::resolve_occurred_at(meta.occurred_at, now)?,
@@ -409,7 +413,11 @@ pub async fn execute<T: WriteTx>(
                 moved: 0,
             }
         }
-        Command::Catalog(_) => unreachable!("handled above"),
+        Command::Catalog(_) => {
+            return Err(StoreError::Internal(
+                "a catalogue command reached the client path".into(),
+            ));
+        }
     };
     let appended = append(tx, appends).await?;
     save_outcome(tx, mutation, &outcome, now).await?;

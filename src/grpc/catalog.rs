@@ -140,11 +140,12 @@ fn display_order(c: &mut Check, value: Option<i32>) -> Option<i32> {
 fn color(c: &mut Check, value: &str) -> String {
     match crate::domain::catalog::normalize_color("color", value) {
         Ok(color) => color,
-        Err(_) => {
-            c.fail(
-                "color",
-                format!("{value:?} is not a colour: use #RRGGBB, e.g. #0000FF for blue"),
-            );
+        Err(e) => {
+            if let crate::domain::DomainError::InvalidArgument { violations, .. } = e {
+                for v in violations {
+                    c.fail(&v.field, v.description);
+                }
+            }
             String::new()
         }
     }
@@ -386,13 +387,7 @@ impl<S: Store> StatusCatalogService for StatusCatalogApi<S> {
     ) -> Result<Response<pb::ListStatusesResponse>, Status> {
         let r = request.into_inner();
         let mut c = Check::default();
-        let mut stages = Vec::new();
-        for (i, &s) in r.stages.iter().enumerate() {
-            match pb::ClientStage::try_from(s).ok().and_then(stage_from_proto) {
-                Some(stage) => stages.push(stage),
-                None => c.fail(&format!("stages[{i}]"), format!("{s} is not a stage")),
-            }
-        }
+        let stages = c.stages("stages", &r.stages);
         c.finish()?;
         let statuses = self
             .list(&[CatalogKind::Status])

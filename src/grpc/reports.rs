@@ -7,7 +7,7 @@ use crate::proto as pb;
 use crate::proto::client_report_service_server::ClientReportService;
 use crate::store::{ActivityQuery, CountFilter, Dimensions, Store};
 
-use super::convert::{stage_from_proto, stage_to_proto};
+use super::convert::stage_to_proto;
 use super::validate::{Check, SHORT_MAX};
 
 /// The longest period one activity report covers.
@@ -55,13 +55,7 @@ impl<S: Store> ClientReportService for ClientReportApi<S> {
         let r = request.into_inner();
         let mut c = Check::default();
         let dims = dimensions(&r, &mut c);
-        let mut stages = Vec::new();
-        for (i, &s) in r.stages.iter().enumerate() {
-            match pb::ClientStage::try_from(s).ok().and_then(stage_from_proto) {
-                Some(stage) => stages.push(stage),
-                None => c.fail(&format!("stages[{i}]"), format!("{s} is not a stage")),
-            }
-        }
+        let stages = c.stages("stages", &r.stages);
         let owner = c.line("owner", &r.owner, SHORT_MAX, false);
         let branch = c.line("branch", &r.branch, SHORT_MAX, false);
         c.finish()?;

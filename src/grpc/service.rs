@@ -13,7 +13,7 @@ use crate::store::{ClientFilter, Outcome, Page, Store, Stream};
 use super::auth::{Principal, principal};
 use super::convert::{
     client_to_proto, decode_page_token, encode_page_token, history_position, history_to_proto,
-    lead_status_from_proto, parse_history_position, stage_from_proto,
+    lead_status_from_proto, parse_history_position,
 };
 use super::requests::{MutationRequest, to_mutation};
 use super::streams::{self, EventStream, check_cursor};
@@ -66,13 +66,7 @@ impl<S: Store> ClientStatusApi<S> {
 
 /// ListClients request -> filter, refusing contradictions field by field.
 fn list_filter(r: &pb::ListClientsRequest, caller: &Principal, c: &mut Check) -> ClientFilter {
-    let mut stages = Vec::new();
-    for (i, &s) in r.stages.iter().enumerate() {
-        match pb::ClientStage::try_from(s).ok().and_then(stage_from_proto) {
-            Some(stage) => stages.push(stage),
-            None => c.fail(&format!("stages[{i}]"), format!("{s} is not a stage")),
-        }
-    }
+    let mut stages = c.stages("stages", &r.stages);
     let mut lead_statuses = Vec::new();
     for (i, &s) in r.lead_statuses.iter().enumerate() {
         match pb::LeadStatus::try_from(s)

@@ -15,9 +15,7 @@ use crate::proto as pb;
 use crate::store::{AlertFilter, EventFilter, Store, StoreError, Stream, StreamBounds};
 use crate::telemetry::StreamPosition;
 
-use super::convert::{
-    alert_kind_from_proto, alert_to_proto, stage_from_proto, status_event_to_proto,
-};
+use super::convert::{alert_kind_from_proto, alert_to_proto, status_event_to_proto};
 use super::validate::{Check, SHORT_MAX};
 
 /// Entries read from the database per query.
@@ -39,12 +37,7 @@ pub fn event_filter(r: &pb::StreamStatusChangesRequest, c: &mut Check) -> EventF
     {
         c.fail("filters", format!("at most {FILTER_MAX} values per filter"));
     }
-    for (i, &s) in r.new_stages.iter().enumerate() {
-        match pb::ClientStage::try_from(s).ok().and_then(stage_from_proto) {
-            Some(stage) => filter.new_stages.push(stage),
-            None => c.fail(&format!("new_stages[{i}]"), format!("{s} is not a stage")),
-        }
-    }
+    filter.new_stages = c.stages("new_stages", &r.new_stages);
     for (i, cause) in r.causes.iter().enumerate() {
         filter
             .causes

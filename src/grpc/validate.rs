@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, SubsecRound};
 
-use crate::domain::{DomainError, FieldViolation, Timestamp};
+use crate::domain::{DomainError, FieldViolation, Stage, Timestamp};
 
 /// Longest text a free-text note may hold, in characters.
 pub const NOTE_MAX: usize = 4_000;
@@ -107,6 +107,22 @@ impl Check {
             self.fail(field, "must be a client number (a positive integer)");
         }
         id
+    }
+
+    /// A list of stages (a filter): each must be one of the seven, UNSPECIFIED included in the
+    /// refusal.
+    pub fn stages(&mut self, field: &str, values: &[i32]) -> Vec<Stage> {
+        let mut stages = Vec::with_capacity(values.len());
+        for (i, &s) in values.iter().enumerate() {
+            match crate::proto::ClientStage::try_from(s)
+                .ok()
+                .and_then(super::convert::stage_from_proto)
+            {
+                Some(stage) => stages.push(stage),
+                None => self.fail(&format!("{field}[{i}]"), format!("{s} is not a stage")),
+            }
+        }
+        stages
     }
 
     /// An optional reference to a catalogue entry: 0 means none.

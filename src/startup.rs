@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
 
 use crate::alerts;
 use crate::clock::{Clock, SystemClock};
@@ -127,7 +127,15 @@ async fn serve<S: Store>(
     };
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "clientstatus listening");
+    // TCP_NODELAY: hyper writes a unary answer's headers and body in one segment and its trailers
+    // in a second; with Nagle on, the trailers wait for the peer's delayed ACK (~40 ms per call).
+    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     let server = Server::builder()
+        // The window grows with the connection's bandwidth-delay product instead of staying at
+        // 64 KiB; pings find peers that vanished without closing (a NAT dropping the flow).
+        .http2_adaptive_window(Some(true))
+        .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
+        .http2_keepalive_timeout(Some(std::time::Duration::from_secs(10)))
         .layer(RpcLayer)
         .layer(access)
         .add_service(health_service)
@@ -143,7 +151,7 @@ async fn serve<S: Store>(
             store,
             stop_watch.clone(),
         )))
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown);
+        .serve_with_incoming_shutdown(incoming, shutdown);
     // The drain has a deadline: HTTP/2 flow control lets a consumer that stopped reading keep its
     // stream, and so the graceful stop, open for ever.
     let drain = config

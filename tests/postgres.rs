@@ -29,6 +29,8 @@ mod postgres_only;
 mod reads;
 #[path = "api/reports.rs"]
 mod reports;
+#[path = "api/requests.rs"]
+mod requests;
 #[path = "api/server.rs"]
 mod server;
 #[path = "api/streams.rs"]

@@ -30,6 +30,8 @@ mod idempotency;
 mod reads;
 #[path = "api/reports.rs"]
 mod reports;
+#[path = "api/requests.rs"]
+mod requests;
 #[path = "api/server.rs"]
 mod server;
 #[path = "api/streams.rs"]

@@ -311,6 +311,9 @@ pub trait Store: Send + Sync + 'static {
     fn stream_bounds(&self, stream: Stream) -> impl Future<Output = Result<StreamBounds>> + Send;
     /// Removes stream entries recorded before `cutoff` (oldest first, whole prefix).
     fn prune_streams(&self, cutoff: Timestamp) -> impl Future<Output = Result<()>> + Send;
+    /// Removes answered-request records older than `cutoff`, a bounded batch at a time;
+    /// returns how many went (fewer than a batch: nothing older is left).
+    fn prune_requests(&self, cutoff: Timestamp) -> impl Future<Output = Result<u64>> + Send;
     /// Raises every time-based alert due by `now`; returns how many were raised.
     fn raise_due_alerts(
         &self,

@@ -7,6 +7,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::str::FromStr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use sqlx::pool::PoolConnection;
@@ -19,10 +20,10 @@ use crate::domain::Timestamp;
 use crate::domain::alerts::AlertSettings;
 use crate::domain::rules::Settings;
 
-use super::engine::{self, Appended};
+use super::engine::{self, Appended, Env, Executed};
 use super::sql::driver::Db;
 use super::sql::store::{Backend, SqlStore};
-use super::sql::write::{Tx, prune_streams};
+use super::sql::write::{CatalogCache, Tx, legacy_requests, prune_requests, prune_streams};
 use super::sql::{Conn, Sql};
 use super::{Mutation, Outcome, Result, StoreError};
 
@@ -41,11 +42,15 @@ const NOTIFY_CHANNEL: &str = "clientstatus_streams";
 pub struct PgBackend {
     pool: PgPool,
     clock: Arc<dyn Clock>,
-    settings: Settings,
+    settings: Arc<Settings>,
+    catalog: Arc<CatalogCache>,
+    /// Request records of the release before answers were keyed by caller may exist.
+    legacy_requests: Arc<AtomicBool>,
 }
 
 type PgTx = Tx<Db<Transaction<'static, Postgres>>>;
-type Attempt<'t, T> = Pin<Box<dyn Future<Output = Result<(T, Appended)>> + Send + 't>>;
+/// One attempt: `None` asks for the transaction to be rolled back instead of committed.
+type Attempt<'t, T> = Pin<Box<dyn Future<Output = Result<Option<(T, Appended)>>> + Send + 't>>;
 
 impl SqlStore<PgBackend> {
     /// Connects to `url`, runs the migrations and starts listening for other processes'
@@ -65,12 +70,17 @@ impl SqlStore<PgBackend> {
             .run(&pool)
             .await
             .map_err(|e| StoreError::internal_from("migrations failed", e))?;
+        let mut conn = pool.acquire().await.map_err(classify)?;
+        let legacy = legacy_requests(&mut Db(&mut *conn)).await?;
+        drop(conn);
         let wake = watch::Sender::new(0);
         tokio::spawn(listen(pool.clone(), wake.clone()));
         let backend = PgBackend {
             pool,
             clock,
-            settings,
+            settings: Arc::new(settings),
+            catalog: Arc::new(CatalogCache::default()),
+            legacy_requests: Arc::new(AtomicBool::new(legacy)),
         };
         Ok(SqlStore::new(backend, wake))
     }
@@ -78,24 +88,28 @@ impl SqlStore<PgBackend> {
 
 impl PgBackend {
     /// Runs `attempt` in a transaction of its own, again from the start while it collides,
-    /// and commits it (announcing stream entries to every process on commit).
+    /// and commits it (announcing stream entries to every process on commit). `Ok(None)`: the
+    /// attempt asked for its work to be rolled back.
     async fn transact<T>(
         &self,
         attempt: impl for<'t> Fn(&'t mut PgTx, Timestamp) -> Attempt<'t, T>,
-    ) -> Result<(T, Appended)> {
+    ) -> Result<Option<(T, Appended)>> {
         let mut tries = 1;
         loop {
             let once = async {
-                let mut tx = Tx(Db(self.pool.begin().await.map_err(classify)?));
-                let (value, appended) = attempt(&mut tx, self.clock.now()).await?;
+                let begun = self.pool.begin().await.map_err(classify)?;
+                let mut tx = Tx::new(Db(begun), self.catalog.clone());
+                let Some((value, appended)) = attempt(&mut tx, self.clock.now()).await? else {
+                    return Ok(None);
+                };
                 if !appended.is_empty() {
-                    tx.0.execute(Sql::new("SELECT pg_notify($1, '')").arg(NOTIFY_CHANNEL))
-                        .await?;
+                    let notify = Sql::new("SELECT pg_notify($1, '')").arg(NOTIFY_CHANNEL);
+                    tx.conn.execute(notify).await?;
                 }
-                crate::telemetry::timed_commit("execute", tx.0.0.commit())
+                crate::telemetry::timed_commit("execute", tx.conn.0.commit())
                     .await
                     .map_err(classify)?;
-                Ok((value, appended))
+                Ok(Some((value, appended)))
             };
             match once.await {
                 Err(StoreError::Conflict(cause)) if tries < MAX_ATTEMPTS => {
@@ -106,6 +120,16 @@ impl PgBackend {
                 result => return result,
             }
         }
+    }
+
+    /// Runs `attempt`, which always commits.
+    async fn committed<T>(
+        &self,
+        attempt: impl for<'t> Fn(&'t mut PgTx, Timestamp) -> Attempt<'t, T>,
+    ) -> Result<(T, Appended)> {
+        self.transact(attempt)
+            .await?
+            .ok_or_else(|| StoreError::internal("a write that always commits asked to roll back"))
     }
 }
 
@@ -118,32 +142,69 @@ impl Backend for PgBackend {
 
     async fn execute(&self, mutation: Mutation) -> Result<(Outcome, Appended)> {
         // Owned by the closure: every attempt's future borrows only its transaction.
-        let (mutation, settings) = (Arc::new(mutation), Arc::new(self.settings.clone()));
-        self.transact(move |tx, now| {
-            let (m, settings) = (mutation.clone(), settings.clone());
-            Box::pin(async move { engine::execute(tx, &m, now, &settings).await })
-        })
-        .await
+        let mutation = Arc::new(mutation);
+        let legacy = self.legacy_requests.load(Ordering::Relaxed);
+        let (m, settings) = (mutation.clone(), self.settings.clone());
+        let applied = self
+            .transact(move |tx, now| {
+                let (m, settings) = (m.clone(), settings.clone());
+                Box::pin(async move {
+                    let env = Env {
+                        now,
+                        settings: &settings,
+                        legacy_requests: legacy,
+                    };
+                    Ok(match engine::execute(tx, &m, env).await? {
+                        Executed::Applied(outcome, appended) => Some((*outcome, appended)),
+                        Executed::AlreadyAnswered => None,
+                    })
+                })
+            })
+            .await?;
+        match applied {
+            Some(applied) => Ok(applied),
+            // Rolled back: the answer recorded before is the answer.
+            None => {
+                let mut tx = Tx::new(self.reader().await?, self.catalog.clone());
+                let outcome = engine::answer_of(&mut tx, &mutation, legacy).await?;
+                Ok((outcome, Appended::default()))
+            }
+        }
     }
 
     async fn raise_due_alerts(&self, now: Timestamp, settings: AlertSettings) -> Result<Appended> {
         let (_, appended) = self
-            .transact(move |tx, _| {
-                Box::pin(async move { Ok(((), engine::raise_due(tx, now, &settings).await?)) })
+            .committed(move |tx, _| {
+                Box::pin(
+                    async move { Ok(Some(((), engine::raise_due(tx, now, &settings).await?))) },
+                )
             })
             .await?;
         Ok(appended)
     }
 
     async fn prune_streams(&self, cutoff: Timestamp) -> Result<()> {
-        self.transact(move |tx, _| {
+        self.committed(move |tx, _| {
             Box::pin(async move {
-                prune_streams(&mut tx.0, cutoff).await?;
-                Ok(((), Appended::default()))
+                prune_streams(&mut tx.conn, cutoff).await?;
+                Ok(Some(((), Appended::default())))
             })
         })
         .await
         .map(drop)
+    }
+
+    async fn prune_requests(&self, cutoff: Timestamp) -> Result<u64> {
+        let ((removed, legacy_left), _) = self
+            .committed(move |tx, _| {
+                Box::pin(async move {
+                    let pruned = prune_requests(&mut tx.conn, cutoff).await?;
+                    Ok(Some((pruned, Appended::default())))
+                })
+            })
+            .await?;
+        self.legacy_requests.store(legacy_left, Ordering::Relaxed);
+        Ok(removed)
     }
 
     async fn close(&self) {

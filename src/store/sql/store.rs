@@ -35,6 +35,7 @@ pub trait Backend: Send + Sync + 'static {
         settings: AlertSettings,
     ) -> impl Future<Output = Result<Appended>> + Send;
     fn prune_streams(&self, cutoff: Timestamp) -> impl Future<Output = Result<()>> + Send;
+    fn prune_requests(&self, cutoff: Timestamp) -> impl Future<Output = Result<u64>> + Send;
     fn close(&self) -> impl Future<Output = ()> + Send;
 }
 
@@ -123,6 +124,10 @@ impl<B: Backend> Store for SqlStore<B> {
 
     async fn prune_streams(&self, cutoff: Timestamp) -> Result<()> {
         self.backend.prune_streams(cutoff).await
+    }
+
+    async fn prune_requests(&self, cutoff: Timestamp) -> Result<u64> {
+        self.backend.prune_requests(cutoff).await
     }
 
     async fn raise_due_alerts(&self, now: Timestamp, settings: &AlertSettings) -> Result<usize> {

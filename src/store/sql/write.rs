@@ -1,6 +1,8 @@
 //! The write primitives of [`WriteTx`], once for both databases, over any [`Conn`] that is
 //! inside a transaction. Serialisation between writers comes from the connection: `lock_key`
 //! and `FOR UPDATE` on Postgres, the single writer connection on SQLite.
+use std::sync::{Arc, Mutex};
+
 use crate::domain::alerts::Timer;
 use crate::domain::lead::LeadKeys;
 use crate::domain::{
@@ -8,17 +10,55 @@ use crate::domain::{
 };
 
 use super::super::engine::{NewAlert, NewStatusEvent, StoredRequest, WriteTx};
-use super::super::rows::{self, TIMER_COLUMNS, reference_column, to_json};
+use super::super::rows::{self, CLIENT_COLUMNS, TIMER_COLUMNS, reference_column, to_json};
 use super::super::{HistoryRecord, Result, StoreError, Stream};
 use super::{Conn, Row, Sql, Value, read};
 
 /// A transaction on `C`; the backend begins and ends it.
-pub struct Tx<C>(pub C);
+pub struct Tx<C> {
+    pub conn: C,
+    pub catalog: Arc<CatalogCache>,
+}
+
+impl<C> Tx<C> {
+    pub fn new(conn: C, catalog: Arc<CatalogCache>) -> Self {
+        Tx { conn, catalog }
+    }
+}
+
+/// The catalogue as last read, with the version counter it was read at. Every catalogue write
+/// bumps the counter in its own transaction, so a transaction that reads the counter and finds
+/// it unchanged sees exactly the cached catalogue, without reading it again.
+#[derive(Debug, Default)]
+pub struct CatalogCache(Mutex<Option<(i64, Arc<Catalog>)>>);
+
+impl CatalogCache {
+    fn get(&self, version: i64) -> Option<Arc<Catalog>> {
+        let cached = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        cached
+            .as_ref()
+            .filter(|(v, _)| *v == version)
+            .map(|(_, c)| c.clone())
+    }
+
+    fn put(&self, version: i64, catalog: Arc<Catalog>) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some((version, catalog));
+    }
+}
+
+/// Which column holds each lead key.
+fn lead_column(matched_on: &str) -> &'static str {
+    match matched_on {
+        "email" => "email_key",
+        "phone" => "phone_key",
+        _ => "external_lead_id",
+    }
+}
 
 /// The columns a client row keeps beside its JSON body, in `CLIENT_WRITE_COLUMNS` order.
-fn client_values(client: &Client) -> Result<Vec<Value>> {
+fn client_values(client: &Client, body: &str) -> Vec<Value> {
     let keys = client.lead_keys();
-    Ok(vec![
+    vec![
         client.version.into(),
         client.stage.rank().into(),
         client.lead_status.name().into(),
@@ -32,12 +72,12 @@ fn client_values(client: &Client) -> Result<Vec<Value>> {
         client.deleted_at.map(|t| t.timestamp_micros()).into(),
         client.created_at.timestamp_micros().into(),
         client.updated_at.timestamp_micros().into(),
-        Value::Json(to_json("client", client)?),
+        Value::Json(body.to_string()),
         client.status_id.into(),
         client.classifications.customer_type_id.into(),
         client.classifications.industry_id.into(),
         client.classifications.headcount_class_id.into(),
-    ])
+    ]
 }
 
 const CLIENT_WRITE_COLUMNS: [&str; 18] = [
@@ -61,17 +101,28 @@ const CLIENT_WRITE_COLUMNS: [&str; 18] = [
     "headcount_class_id",
 ];
 
+impl<C: Conn> Tx<C> {
+    /// Every catalogue write bumps the version, so cached catalogues are read again.
+    async fn catalog_changed(&mut self) -> Result<()> {
+        self.conn
+            .execute(Sql::new("UPDATE catalog_version SET version = version + 1"))
+            .await
+            .map(drop)
+    }
+}
+
 impl<C: Conn> WriteTx for Tx<C> {
-    async fn find_request(&mut self, request_id: &str) -> Result<Option<StoredRequest>> {
-        // A concurrent retry of the same request waits here until the first one commits.
-        self.0.lock_key(&format!("request:{request_id}")).await?;
-        let row = self
-            .0
-            .fetch_optional(
-                Sql::new("SELECT fingerprint, outcome FROM requests WHERE request_id = $1")
-                    .arg(request_id),
-            )
-            .await?;
+    async fn find_request(
+        &mut self,
+        principal: &str,
+        request_id: &str,
+    ) -> Result<Option<StoredRequest>> {
+        let q = Sql::new(
+            "SELECT fingerprint, outcome FROM requests WHERE principal = $1 AND request_id = $2",
+        )
+        .arg(principal)
+        .arg(request_id);
+        let row = self.conn.fetch_optional(q).await?;
         row.map(|r| {
             Ok(StoredRequest {
                 fingerprint: r.bytes("fingerprint")?,
@@ -81,41 +132,49 @@ impl<C: Conn> WriteTx for Tx<C> {
         .transpose()
     }
 
-    async fn save_request(
+    async fn claim_request(
         &mut self,
+        principal: &str,
         request_id: &str,
         fingerprint: &[u8],
         outcome_json: String,
         now: Timestamp,
-    ) -> Result<()> {
-        self.0
-            .execute(
-                Sql::new(
-                    "INSERT INTO requests (request_id, fingerprint, outcome, created_at) \
-                     VALUES ($1, $2, $3, $4)",
-                )
-                .arg(request_id)
-                .arg(fingerprint)
-                .json(outcome_json)
-                .arg(now.timestamp_micros()),
-            )
-            .await?;
-        Ok(())
+    ) -> Result<bool> {
+        // A concurrent copy of the same request (Postgres) waits here on the key until the
+        // first commits, then finds it taken.
+        let q = Sql::new(
+            "INSERT INTO requests (principal, request_id, fingerprint, outcome, created_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (principal, request_id) DO NOTHING",
+        )
+        .arg(principal)
+        .arg(request_id)
+        .arg(fingerprint)
+        .json(outcome_json)
+        .arg(now.timestamp_micros());
+        Ok(self.conn.execute(q).await? == 1)
     }
 
-    async fn lock_clients(&mut self, client_ids: &[i64]) -> Result<()> {
-        if C::DIALECT.for_update().is_empty() {
-            return Ok(());
-        }
-        let mut q = Sql::new("SELECT client_id FROM clients WHERE 1 = 1");
-        q.in_list(C::DIALECT, "client_id", Value::I64List(client_ids.to_vec()));
-        q.push(" ORDER BY client_id").push(C::DIALECT.for_update());
-        self.0.execute(q).await?;
-        Ok(())
+    async fn lock_clients(&mut self, client_ids: &[i64]) -> Result<Vec<Client>> {
+        let mut q = Sql::new(format!(
+            "SELECT {CLIENT_COLUMNS} FROM clients c WHERE 1 = 1"
+        ));
+        q.in_list(
+            C::DIALECT,
+            "c.client_id",
+            Value::I64List(client_ids.to_vec()),
+        );
+        q.push(" ORDER BY c.client_id")
+            .push(C::DIALECT.for_update());
+        self.conn
+            .fetch_all(q)
+            .await?
+            .iter()
+            .map(rows::client)
+            .collect()
     }
 
     async fn load_client(&mut self, client_id: i64) -> Result<Option<Client>> {
-        read::client(&mut self.0, client_id).await
+        read::client(&mut self.conn, client_id).await
     }
 
     async fn find_lead(&mut self, keys: &LeadKeys) -> Result<Option<(Client, &'static str)>> {
@@ -124,33 +183,23 @@ impl<C: Conn> WriteTx for Tx<C> {
         // lead sent twice at once makes one client.
         for (matched_on, key) in candidates {
             if let Some(key) = key {
-                self.0.lock_key(&format!("lead:{matched_on}:{key}")).await?;
+                self.conn
+                    .lock_key(&format!("lead:{matched_on}:{key}"))
+                    .await?;
             }
         }
         for (matched_on, key) in candidates {
             let Some(key) = key else { continue };
-            let column = match matched_on {
-                "email" => "email_key",
-                "phone" => "phone_key",
-                _ => "external_lead_id",
-            };
-            let id = self
-                .0
-                .fetch_optional(
-                    Sql::new(format!(
-                        "SELECT client_id FROM clients WHERE {column} = $1 \
-                         AND deleted_at IS NULL ORDER BY client_id LIMIT 1"
-                    ))
-                    .arg(key),
-                )
-                .await?;
-            if let Some(id) = id {
-                let id = id.i64("client_id")?;
-                self.lock_clients(&[id]).await?;
-                // Re-read under the lock: it may have been deleted since the lookup.
-                if let Some(client) = self.load_client(id).await?
-                    && !client.is_deleted()
-                {
+            let q = Sql::new(format!(
+                "SELECT client_id FROM clients WHERE {} = $1 \
+                 AND deleted_at IS NULL ORDER BY client_id LIMIT 1",
+                lead_column(matched_on)
+            ))
+            .arg(key);
+            if let Some(id) = self.conn.fetch_optional(q).await? {
+                // Locked, then checked again: it may have been deleted since the lookup.
+                let locked = self.lock_clients(&[id.i64("client_id")?]).await?;
+                if let Some(client) = locked.into_iter().find(|c| !c.is_deleted()) {
                     return Ok(Some((client, matched_on)));
                 }
             }
@@ -159,11 +208,11 @@ impl<C: Conn> WriteTx for Tx<C> {
     }
 
     async fn document_owner(&mut self, key: &DocumentKey) -> Result<Option<i64>> {
-        self.0
+        self.conn
             .lock_key(&format!("document:{}:{}", key.kind, key.id))
             .await?;
         let row = self
-            .0
+            .conn
             .fetch_optional(
                 Sql::new("SELECT client_id FROM documents WHERE kind = $1 AND document_id = $2")
                     .arg(key.kind)
@@ -173,7 +222,7 @@ impl<C: Conn> WriteTx for Tx<C> {
         row.map(|r| r.i64("client_id")).transpose()
     }
 
-    async fn insert_client(&mut self, client: &Client) -> Result<i64> {
+    async fn insert_client(&mut self, client: &Client, body: &str) -> Result<i64> {
         let placeholders: Vec<String> = (1..=CLIENT_WRITE_COLUMNS.len())
             .map(|n| format!("${n}"))
             .collect();
@@ -182,11 +231,16 @@ impl<C: Conn> WriteTx for Tx<C> {
             CLIENT_WRITE_COLUMNS.join(", "),
             placeholders.join(", ")
         ));
-        q.args = client_values(client)?;
-        self.0.fetch_one(q).await?.i64("client_id")
+        q.args = client_values(client, body);
+        self.conn.fetch_one(q).await?.i64("client_id")
     }
 
-    async fn update_client(&mut self, client: &Client, previous_version: i64) -> Result<()> {
+    async fn update_client(
+        &mut self,
+        client: &Client,
+        body: &str,
+        previous_version: i64,
+    ) -> Result<()> {
         let n = CLIENT_WRITE_COLUMNS.len();
         let sets: Vec<String> = CLIENT_WRITE_COLUMNS
             .iter()
@@ -200,9 +254,9 @@ impl<C: Conn> WriteTx for Tx<C> {
             n + 1,
             n + 2
         ));
-        q.args = client_values(client)?;
+        q.args = client_values(client, body);
         let q = q.arg(client.client_id).arg(previous_version);
-        if self.0.execute(q).await? != 1 {
+        if self.conn.execute(q).await? != 1 {
             return Err(StoreError::conflict(format!(
                 "client {} is no longer at version {previous_version}",
                 client.client_id
@@ -217,7 +271,7 @@ impl<C: Conn> WriteTx for Tx<C> {
         client_id: i64,
         now: Timestamp,
     ) -> Result<()> {
-        self.0
+        self.conn
             .execute(
                 Sql::new(
                     "INSERT INTO documents (kind, document_id, client_id, recorded_at) \
@@ -233,7 +287,7 @@ impl<C: Conn> WriteTx for Tx<C> {
     }
 
     async fn insert_history(&mut self, e: &HistoryRecord) -> Result<()> {
-        self.0
+        self.conn
             .execute(
                 Sql::new(
                     "INSERT INTO history (client_id, version, cause, actor, principal, \
@@ -257,12 +311,12 @@ impl<C: Conn> WriteTx for Tx<C> {
         Ok(())
     }
 
-    async fn sync_timers(&mut self, client_id: i64, timers: &[Timer]) -> Result<()> {
-        self.0
+    async fn replace_timers(&mut self, client_id: i64, timers: &[Timer]) -> Result<()> {
+        self.conn
             .execute(Sql::new("DELETE FROM alert_timers WHERE client_id = $1").arg(client_id))
             .await?;
         for t in timers {
-            self.0
+            self.conn
                 .execute(
                     Sql::new(
                         "INSERT INTO alert_timers (client_id, kind, base_at, occurrence_key) \
@@ -293,11 +347,16 @@ impl<C: Conn> WriteTx for Tx<C> {
         .arg(kind.name())
         .arg(cutoff.timestamp_micros())
         .arg(limit);
-        self.0.fetch_all(q).await?.iter().map(rows::timer).collect()
+        self.conn
+            .fetch_all(q)
+            .await?
+            .iter()
+            .map(rows::timer)
+            .collect()
     }
 
     async fn delete_timer(&mut self, client_id: i64, kind: AlertKind) -> Result<()> {
-        self.0
+        self.conn
             .execute(
                 Sql::new("DELETE FROM alert_timers WHERE client_id = $1 AND kind = $2")
                     .arg(client_id)
@@ -309,7 +368,7 @@ impl<C: Conn> WriteTx for Tx<C> {
 
     async fn alert_exists(&mut self, occurrence_key: &str) -> Result<bool> {
         let row = self
-            .0
+            .conn
             .fetch_optional(
                 Sql::new("SELECT 1 AS one FROM alerts WHERE occurrence_key = $1")
                     .arg(occurrence_key),
@@ -322,7 +381,7 @@ impl<C: Conn> WriteTx for Tx<C> {
         // The row lock taken here is held until commit: the next writer's numbers come after
         // this transaction is visible, so readers never pass over a late commit.
         let last = self
-            .0
+            .conn
             .fetch_one(
                 Sql::new(
                     "UPDATE stream_heads SET last_seq = last_seq + $1 WHERE stream = $2 \
@@ -337,7 +396,7 @@ impl<C: Conn> WriteTx for Tx<C> {
     }
 
     async fn insert_status_event(&mut self, seq: i64, e: &NewStatusEvent) -> Result<()> {
-        self.0
+        self.conn
             .execute(
                 Sql::new(
                     "INSERT INTO status_events (seq, client_id, kind, cause, actor, request_id, \
@@ -364,7 +423,7 @@ impl<C: Conn> WriteTx for Tx<C> {
     }
 
     async fn insert_alert(&mut self, seq: i64, a: &NewAlert) -> Result<()> {
-        self.0
+        self.conn
             .execute(
                 Sql::new(
                     "INSERT INTO alerts (seq, kind, client_id, occurrence_key, due_at, \
@@ -383,13 +442,23 @@ impl<C: Conn> WriteTx for Tx<C> {
     }
 
     async fn lock_catalog(&mut self) -> Result<()> {
-        self.0.lock_key("catalog").await
+        self.conn.lock_key("catalog").await
     }
 
-    async fn load_catalog(&mut self, kinds: &[CatalogKind]) -> Result<Catalog> {
-        Ok(Catalog {
-            entries: read::entries(&mut self.0, kinds).await?,
-        })
+    async fn catalog(&mut self) -> Result<Arc<Catalog>> {
+        let version = self
+            .conn
+            .fetch_one(Sql::new("SELECT version FROM catalog_version"))
+            .await?
+            .i64("version")?;
+        if let Some(catalog) = self.catalog.get(version) {
+            return Ok(catalog);
+        }
+        let catalog = Arc::new(Catalog {
+            entries: read::entries(&mut self.conn, &CatalogKind::ALL).await?,
+        });
+        self.catalog.put(version, catalog.clone());
+        Ok(catalog)
     }
 
     async fn insert_entry(&mut self, e: &Entry) -> Result<i64> {
@@ -412,7 +481,9 @@ impl<C: Conn> WriteTx for Tx<C> {
         .arg(e.version)
         .arg(e.created_at.timestamp_micros())
         .arg(e.updated_at.timestamp_micros());
-        self.0.fetch_one(q).await?.i64("entry_id")
+        let id = self.conn.fetch_one(q).await?.i64("entry_id")?;
+        self.catalog_changed().await?;
+        Ok(id)
     }
 
     async fn update_entry(&mut self, e: &Entry, previous_version: i64) -> Result<()> {
@@ -434,20 +505,20 @@ impl<C: Conn> WriteTx for Tx<C> {
         .arg(e.updated_at.timestamp_micros())
         .arg(e.entry_id)
         .arg(previous_version);
-        if self.0.execute(q).await? != 1 {
+        if self.conn.execute(q).await? != 1 {
             return Err(StoreError::conflict(format!(
                 "{} is no longer at version {previous_version}",
                 e.subject()
             )));
         }
-        Ok(())
+        self.catalog_changed().await
     }
 
     async fn delete_entry(&mut self, e: &Entry) -> Result<()> {
-        self.0
+        self.conn
             .execute(Sql::new("DELETE FROM catalog WHERE entry_id = $1").arg(e.entry_id))
             .await?;
-        Ok(())
+        self.catalog_changed().await
     }
 
     async fn count_clients_using(&mut self, e: &Entry) -> Result<i64> {
@@ -456,7 +527,7 @@ impl<C: Conn> WriteTx for Tx<C> {
         };
         // Waits for writers assigning this entry right now (Postgres), so the count includes
         // them; one that assigns it after the count fails on the foreign key and is run again.
-        self.0
+        self.conn
             .execute(
                 Sql::new(format!(
                     "SELECT entry_id FROM catalog WHERE entry_id = $1{}",
@@ -465,7 +536,7 @@ impl<C: Conn> WriteTx for Tx<C> {
                 .arg(e.entry_id),
             )
             .await?;
-        self.0
+        self.conn
             .fetch_one(
                 Sql::new(format!(
                     "SELECT count(*) AS n FROM clients WHERE {column} = $1"
@@ -485,7 +556,7 @@ impl<C: Conn> WriteTx for Tx<C> {
         ))
         .arg(e.entry_id)
         .arg(limit);
-        self.0
+        self.conn
             .fetch_all(q)
             .await?
             .iter()
@@ -534,4 +605,30 @@ pub async fn prune_streams<C: Conn>(c: &mut C, cutoff: Timestamp) -> Result<()> 
         .await?;
     }
     Ok(())
+}
+
+/// Most request records one pruning transaction removes, so it never holds the writer long.
+pub const PRUNE_BATCH: i64 = 10_000;
+
+/// Removes up to `PRUNE_BATCH` answered-request records older than `cutoff` (a retry after
+/// that is taken as a new request). Returns how many went, and whether records written before
+/// answers were keyed by caller remain.
+pub async fn prune_requests<C: Conn>(c: &mut C, cutoff: Timestamp) -> Result<(u64, bool)> {
+    let removed = c
+        .execute(
+            Sql::new(
+                "DELETE FROM requests WHERE (principal, request_id) IN \
+                 (SELECT principal, request_id FROM requests WHERE created_at < $1 LIMIT $2)",
+            )
+            .arg(cutoff.timestamp_micros())
+            .arg(PRUNE_BATCH),
+        )
+        .await?;
+    Ok((removed, legacy_requests(c).await?))
+}
+
+/// Whether records of the release before answers were keyed by caller (principal '') remain.
+pub async fn legacy_requests<C: Conn>(c: &mut C) -> Result<bool> {
+    let q = Sql::new("SELECT request_id FROM requests WHERE principal = '' LIMIT 1");
+    Ok(c.fetch_optional(q).await?.is_some())
 }

@@ -18,6 +18,7 @@ use crate::domain::rules::Settings;
 use super::engine::Appended;
 use super::sql::driver::Db;
 use super::sql::store::{Backend, SqlStore};
+use super::sql::write::{CatalogCache, legacy_requests};
 use super::{Mutation, Outcome, Result, StoreError};
 
 mod conn;
@@ -55,7 +56,8 @@ impl SqlStore<SqliteBackend> {
             .run(&reader)
             .await
             .map_err(|e| StoreError::internal_from("migrations failed", e))?;
-        let writer = options.connect().await.map_err(classify)?;
+        let mut writer = options.connect().await.map_err(classify)?;
+        let legacy_requests = legacy_requests(&mut Db(&mut writer)).await?;
         crate::telemetry::metrics().watch_pool("sqlite_reader", &reader);
         // Writers wait here, not in memory of their own, while a batch commits.
         let (jobs, queue) = mpsc::channel(BATCH_MAX * 8);
@@ -67,6 +69,8 @@ impl SqlStore<SqliteBackend> {
             clock,
             settings,
             state,
+            catalog: Arc::new(CatalogCache::default()),
+            legacy_requests,
         };
         let writer = tokio::spawn(task.run(writer, queue));
         let backend = SqliteBackend {
@@ -112,6 +116,10 @@ impl Backend for SqliteBackend {
 
     async fn prune_streams(&self, cutoff: Timestamp) -> Result<()> {
         self.submit(|reply| Job::PruneStreams(cutoff, reply)).await
+    }
+
+    async fn prune_requests(&self, cutoff: Timestamp) -> Result<u64> {
+        self.submit(|reply| Job::PruneRequests(cutoff, reply)).await
     }
 
     async fn close(&self) {

@@ -19,8 +19,8 @@ use crate::clock::Clock;
 use crate::domain::Timestamp;
 use crate::domain::alerts::AlertSettings;
 use crate::domain::rules::Settings;
-use crate::store::engine::{self, Appended};
-use crate::store::sql::write::{Tx, prune_streams};
+use crate::store::engine::{self, Appended, Env, Executed};
+use crate::store::sql::write::{CatalogCache, Tx, prune_requests, prune_streams};
 use crate::store::{Mutation, Outcome, Result, StoreError};
 
 use super::conn::classify;
@@ -36,13 +36,42 @@ pub enum Job {
     Execute(Box<Mutation>, Reply<(Outcome, Appended)>),
     RaiseDueAlerts(Timestamp, AlertSettings, Reply<Appended>),
     PruneStreams(Timestamp, Reply<()>),
+    PruneRequests(Timestamp, Reply<u64>),
 }
 
 /// A write that ran, holding its answer until the batch commits.
-enum Ran {
-    Execute(Result<(Outcome, Appended)>, Reply<(Outcome, Appended)>),
-    RaiseDueAlerts(Result<Appended>, Reply<Appended>),
-    PruneStreams(Result<()>, Reply<()>),
+struct Pending<T> {
+    result: Result<T>,
+    reply: Reply<T>,
+}
+
+trait Answer: Send {
+    /// The write's own error, if it failed.
+    fn error(&self) -> Option<&StoreError>;
+    fn answer(self: Box<Self>);
+    fn fail(self: Box<Self>, failure: &Failure);
+}
+
+impl<T: Send> Answer for Pending<T> {
+    fn error(&self) -> Option<&StoreError> {
+        self.result.as_ref().err()
+    }
+
+    fn answer(self: Box<Self>) {
+        let _ = self.reply.send(self.result);
+    }
+
+    fn fail(self: Box<Self>, failure: &Failure) {
+        let _ = self.reply.send(Err(failure.error()));
+    }
+}
+
+fn pending<T: Send + 'static>(result: Result<T>, reply: Reply<T>) -> Box<dyn Answer> {
+    Box::new(Pending { result, reply })
+}
+
+fn fail<T>(reply: Reply<T>, failure: &Failure) {
+    let _ = reply.send(Err(failure.error()));
 }
 
 impl Job {
@@ -53,56 +82,16 @@ impl Job {
             Job::Execute(_, r) => r.is_closed(),
             Job::RaiseDueAlerts(_, _, r) => r.is_closed(),
             Job::PruneStreams(_, r) => r.is_closed(),
-        }
-    }
-
-    async fn run(self, conn: &mut SqliteConnection, now: Timestamp, settings: &Settings) -> Ran {
-        let mut tx = Tx(Db(conn));
-        match self {
-            Job::Execute(m, reply) => {
-                Ran::Execute(engine::execute(&mut tx, &m, now, settings).await, reply)
-            }
-            Job::RaiseDueAlerts(at, alerts, reply) => {
-                Ran::RaiseDueAlerts(engine::raise_due(&mut tx, at, &alerts).await, reply)
-            }
-            Job::PruneStreams(cutoff, reply) => {
-                Ran::PruneStreams(prune_streams(&mut tx.0, cutoff).await, reply)
-            }
+            Job::PruneRequests(_, r) => r.is_closed(),
         }
     }
 
     fn fail(self, failure: &Failure) {
         match self {
-            Job::Execute(_, r) => drop(r.send(Err(failure.error()))),
-            Job::RaiseDueAlerts(_, _, r) => drop(r.send(Err(failure.error()))),
-            Job::PruneStreams(_, r) => drop(r.send(Err(failure.error()))),
-        }
-    }
-}
-
-impl Ran {
-    /// The write's own error, if it failed.
-    fn error(&self) -> Option<&StoreError> {
-        match self {
-            Ran::Execute(r, _) => r.as_ref().err(),
-            Ran::RaiseDueAlerts(r, _) => r.as_ref().err(),
-            Ran::PruneStreams(r, _) => r.as_ref().err(),
-        }
-    }
-
-    fn answer(self) {
-        match self {
-            Ran::Execute(r, reply) => drop(reply.send(r)),
-            Ran::RaiseDueAlerts(r, reply) => drop(reply.send(r)),
-            Ran::PruneStreams(r, reply) => drop(reply.send(r)),
-        }
-    }
-
-    fn fail(self, failure: &Failure) {
-        match self {
-            Ran::Execute(_, r) => drop(r.send(Err(failure.error()))),
-            Ran::RaiseDueAlerts(_, r) => drop(r.send(Err(failure.error()))),
-            Ran::PruneStreams(_, r) => drop(r.send(Err(failure.error()))),
+            Job::Execute(_, r) => fail(r, failure),
+            Job::RaiseDueAlerts(_, _, r) => fail(r, failure),
+            Job::PruneStreams(_, r) => fail(r, failure),
+            Job::PruneRequests(_, r) => fail(r, failure),
         }
     }
 }
@@ -153,6 +142,9 @@ pub struct Writer {
     pub clock: Arc<dyn Clock>,
     pub settings: Settings,
     pub state: Arc<WriterState>,
+    pub catalog: Arc<CatalogCache>,
+    /// Request records of the release before answers were keyed by caller may exist.
+    pub legacy_requests: bool,
 }
 
 /// What the writer's connection is doing, for the pool metrics.
@@ -183,7 +175,7 @@ impl WriterState {
 
 impl Writer {
     /// Serves `jobs` until every sender is gone, starting on `conn`.
-    pub async fn run(self, conn: SqliteConnection, mut jobs: mpsc::Receiver<Job>) {
+    pub async fn run(mut self, conn: SqliteConnection, mut jobs: mpsc::Receiver<Job>) {
         let mut conn = Some(conn);
         let mut batch = Vec::with_capacity(BATCH_MAX);
         while jobs.recv_many(&mut batch, BATCH_MAX).await > 0 {
@@ -225,8 +217,8 @@ impl Writer {
 
     /// Runs and commits `batch` (emptying it), answering every write; on `Err` every write was
     /// answered with the failure and the connection must not be used again.
-    async fn commit(&self, conn: &mut SqliteConnection, batch: &mut Vec<Job>) -> Result<()> {
-        let mut ran: Vec<Ran> = Vec::with_capacity(batch.len());
+    async fn commit(&mut self, conn: &mut SqliteConnection, batch: &mut Vec<Job>) -> Result<()> {
+        let mut ran: Vec<Box<dyn Answer>> = Vec::with_capacity(batch.len());
         let result = self.run_all(conn, batch, &mut ran).await;
         let result = match result {
             Ok(()) => crate::telemetry::timed_commit("execute", exec(conn, "COMMIT")).await,
@@ -234,7 +226,7 @@ impl Writer {
         };
         match result {
             Ok(()) => {
-                ran.into_iter().for_each(Ran::answer);
+                ran.into_iter().for_each(|r| r.answer());
                 Ok(())
             }
             Err(e) => {
@@ -249,10 +241,10 @@ impl Writer {
     /// Runs the writes of `batch` in order, each in its savepoint, moving them to `ran`. Stops
     /// at the first fault of the database's, leaving the rest in `batch`.
     async fn run_all(
-        &self,
+        &mut self,
         conn: &mut SqliteConnection,
         batch: &mut Vec<Job>,
-        ran: &mut Vec<Ran>,
+        ran: &mut Vec<Box<dyn Answer>>,
     ) -> Result<()> {
         exec(conn, "BEGIN IMMEDIATE").await?;
         let mut jobs = std::mem::take(batch).into_iter();
@@ -266,7 +258,7 @@ impl Writer {
             }
             // Taken on the one writer, so recorded_at follows commit order.
             let now = self.clock.now();
-            let done = job.run(conn, now, &self.settings).await;
+            let done = self.perform(job, conn, now).await;
             let fault = done
                 .error()
                 .filter(|e| is_database_fault(e))
@@ -293,6 +285,63 @@ impl Writer {
         }
         Ok(())
     }
+}
+
+impl Writer {
+    /// Runs one write inside its savepoint `write`.
+    async fn perform(
+        &mut self,
+        job: Job,
+        conn: &mut SqliteConnection,
+        now: Timestamp,
+    ) -> Box<dyn Answer> {
+        let legacy_requests = self.legacy_requests;
+        let env = Env {
+            now,
+            settings: &self.settings,
+            legacy_requests,
+        };
+        let mut tx = Tx::new(Db(&mut *conn), self.catalog.clone());
+        match job {
+            Job::Execute(m, reply) => {
+                let result = match engine::execute(&mut tx, &m, env).await {
+                    Ok(Executed::Applied(outcome, appended)) => Ok((*outcome, appended)),
+                    Ok(Executed::AlreadyAnswered) => {
+                        drop(tx);
+                        answered(conn, self.catalog.clone(), &m, legacy_requests).await
+                    }
+                    Err(e) => Err(e),
+                };
+                pending(result, reply)
+            }
+            Job::RaiseDueAlerts(at, alerts, reply) => {
+                pending(engine::raise_due(&mut tx, at, &alerts).await, reply)
+            }
+            Job::PruneStreams(cutoff, reply) => {
+                pending(prune_streams(&mut tx.conn, cutoff).await, reply)
+            }
+            Job::PruneRequests(cutoff, reply) => {
+                let result = prune_requests(&mut tx.conn, cutoff).await;
+                if let Ok((_, legacy_left)) = &result {
+                    self.legacy_requests = *legacy_left;
+                }
+                pending(result.map(|(removed, _)| removed), reply)
+            }
+        }
+    }
+}
+
+/// The answer recorded earlier for `m`, after undoing this attempt's work.
+async fn answered(
+    conn: &mut SqliteConnection,
+    catalog: Arc<CatalogCache>,
+    m: &Mutation,
+    legacy_requests: bool,
+) -> Result<(Outcome, Appended)> {
+    exec(conn, "ROLLBACK TO write").await?;
+    let mut tx = Tx::new(Db(conn), catalog);
+    let outcome = engine::answer_of(&mut tx, m, legacy_requests).await?;
+    Ok((outcome, Appended::default()))
 }
 
 /// Puts `job` and the rest back into `batch`, so they are answered with the batch's failure.

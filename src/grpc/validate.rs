@@ -329,15 +329,15 @@ pub fn phone(field: &str, value: &str) -> Result<String, Violations> {
     Ok(p)
 }
 
-/// 0 means the default; a negative size or one above the maximum is refused.
+/// AIP-158: 0 means the default, above the maximum means the maximum, negative is refused.
 pub fn page_size(value: i32, default: usize, max: usize) -> Result<usize, Violations> {
     match usize::try_from(value) {
         Ok(0) => Ok(default),
-        Ok(n) if n <= max => Ok(n),
-        _ => Err(Violations::one(
+        Ok(n) => Ok(n.min(max)),
+        Err(_) => Err(Violations::one(
             "page_size",
             reason::VALUE_OUT_OF_RANGE,
-            format!("{value} is out of range 1..{max}, or 0 for {default}"),
+            format!("{value} is negative; use 1..{max}, or 0 for {default}"),
         )),
     }
 }
@@ -400,6 +400,14 @@ mod tests {
             kept[0].description
         );
         assert!(!kept[0].description.contains("UNSPECIFIED"));
+    }
+
+    #[test]
+    fn page_sizes_are_coerced_not_refused() {
+        assert_eq!(page_size(0, 50, 1000), Ok(50));
+        assert_eq!(page_size(5000, 50, 1000), Ok(1000));
+        assert_eq!(page_size(7, 50, 1000), Ok(7));
+        assert_eq!(reasons(page_size(-1, 50, 1000)), ["VALUE_OUT_OF_RANGE"]);
     }
 
     #[test]

@@ -90,7 +90,8 @@ fn period(r: &pb::CountActivitiesRequest) -> Result<(Timestamp, Timestamp), Viol
 }
 
 fn utc_offset(minutes: i32) -> Result<i32, Violations> {
-    if minutes.abs() > OFFSET_MINUTES_MAX {
+    // Not `abs()`: i32::MIN has no positive twin.
+    if !(-OFFSET_MINUTES_MAX..=OFFSET_MINUTES_MAX).contains(&minutes) {
         return Err(Violations::one(
             "utc_offset_minutes",
             reason::VALUE_OUT_OF_RANGE,

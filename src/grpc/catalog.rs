@@ -12,10 +12,9 @@ use crate::store::Store;
 
 use super::auth::principal;
 use super::convert::{stage_to_proto, timestamp};
-use super::enums::{CLASSIFICATION_KINDS, STAGES};
+use super::enums::{CLASSIFICATION_KINDS, STAGES, choice, choices};
 use super::requests::{MutationRequest, to_mutation};
 use super::status::Rich;
-use super::validate::{choice, choices};
 
 pub struct StatusCatalogApi<S> {
     store: Arc<S>,

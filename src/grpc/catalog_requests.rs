@@ -4,9 +4,9 @@ use crate::domain::catalog::{Draft, GROUP_STATUSES_MAX, NAME_MAX, Patch, normali
 use crate::domain::{CatalogCommand, CatalogKind, Command, DomainError, Holders};
 use crate::proto as pb;
 
-use super::enums::{CLASSIFICATION_KINDS, STAGES};
+use super::enums::{CLASSIFICATION_KINDS, STAGES, choice};
 use super::requests::{Envelope, MutationRequest};
-use super::validate::{self, Need, choice, entry_id, ids, line, optional_id};
+use super::validate::{self, Need, entry_id, ids, line, optional_id};
 use super::violations::{All, Violations, reason};
 
 /// Longer than any way of writing `#RRGGBB`: refused before the colour is looked at.

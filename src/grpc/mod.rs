@@ -7,6 +7,7 @@ pub mod catalog_requests;
 pub mod client_requests;
 pub mod codec;
 pub mod convert;
+pub mod declaration_requests;
 pub mod enums;
 pub mod framing;
 pub mod page;

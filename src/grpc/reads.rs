@@ -9,11 +9,9 @@ use crate::store::{ClientFilter, Page, Store};
 
 use super::auth::Principal;
 use super::convert::{client_to_proto, history_to_proto};
-use super::enums::{CLIENT_KINDS, LEAD_STATUSES, STAGES};
+use super::enums::{CLIENT_KINDS, LEAD_STATUSES, STAGES, choice, choices};
 use super::page::{Filled, PageTokens, Query, fill};
-use super::validate::{
-    FILTER_IDS_MAX, Need, SHORT_MAX, choice, choices, client_id, ids, line, page_size, time,
-};
+use super::validate::{FILTER_IDS_MAX, Need, SHORT_MAX, client_id, ids, line, page_size, time};
 use super::violations::{All, Violations, reason};
 
 const LIST_PAGE_DEFAULT: usize = 50;

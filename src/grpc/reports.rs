@@ -10,8 +10,8 @@ use crate::store::{ActivityQuery, CountFilter, Dimensions, Store};
 use crate::domain::Timestamp;
 
 use super::convert::stage_to_proto;
-use super::enums::{DIMENSIONS, Dimension, STAGES};
-use super::validate::{Need, SHORT_MAX, choices, count, line, required_time};
+use super::enums::{DIMENSIONS, Dimension, STAGES, choices};
+use super::validate::{Need, SHORT_MAX, count, line, required_time};
 use super::violations::{All, Violations, reason};
 
 /// The longest period one activity report covers.

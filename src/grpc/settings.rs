@@ -3,6 +3,7 @@ use std::fmt;
 
 use clap::Args;
 
+use super::page::KEY_MIN;
 use super::status::DEFAULT_ERROR_DOMAIN;
 
 #[derive(Clone, Args)]
@@ -10,13 +11,24 @@ pub struct EdgeSettings {
     /// Secret that signs page tokens, at least 16 characters (e.g. `openssl rand -hex 32`).
     /// Replicas behind one address must share it, or a page token from one fails on another;
     /// unset: a random key per start (tokens then also stop working across a restart).
-    #[arg(long, env = "CLIENTSTATUS_PAGE_TOKEN_KEY", hide_env_values = true)]
+    #[arg(long, env = "CLIENTSTATUS_PAGE_TOKEN_KEY", hide_env_values = true, value_parser = parse_key)]
     pub page_token_key: Option<String>,
 
     /// ErrorInfo.domain of every error: a DNS-style name for this service, e.g.
     /// clientstatus.crm.example.com.
     #[arg(long, env = "CLIENTSTATUS_ERROR_DOMAIN", default_value = DEFAULT_ERROR_DOMAIN, value_parser = parse_domain)]
     pub error_domain: String,
+}
+
+/// A key long enough not to be guessed. (clap quotes a refused value in its error; a refused
+/// key is never used, and an accepted one is never printed.)
+fn parse_key(text: &str) -> Result<String, String> {
+    if text.chars().count() < KEY_MIN {
+        return Err(format!(
+            "the page token key must be at least {KEY_MIN} characters"
+        ));
+    }
+    Ok(text.to_string())
 }
 
 /// Dot-separated labels of letters, digits and hyphens (what ErrorInfo.domain expects).

@@ -152,24 +152,25 @@ impl Rich {
         if self.violations.is_empty() {
             return Status::with_error_details(self.code, message, base);
         }
-        let listed = self.listed();
-        // What `listed` estimated is the violations' share; check the whole encoding anyway and
-        // fall back to the ErrorInfo alone if it did not fit.
-        let mut details = base.clone();
-        details.set_bad_request(listed);
-        let status = Status::with_error_details(self.code, message.clone(), details);
-        if status.details().len() <= DETAILS_MAX {
-            return status;
+        // `listed` estimates the violations' share of the budget; the whole encoding is checked
+        // too, listing fewer until it fits (ErrorInfo alone, at worst).
+        let mut budget = DETAILS_MAX * 4 / 5;
+        while budget > 0 {
+            let mut details = base.clone();
+            details.set_bad_request(self.listed(budget));
+            let status = Status::with_error_details(self.code, message.clone(), details);
+            if status.details().len() <= DETAILS_MAX {
+                return status;
+            }
+            budget /= 2;
         }
         Status::with_error_details(self.code, message, base)
     }
 
-    /// The violations to list: bounded texts, as many as fit the budget, and a last entry
+    /// The violations to list: bounded texts, as many as fit `budget` bytes, and a last entry
     /// counting the rest.
-    fn listed(&self) -> Vec<FieldViolation> {
+    fn listed(&self, mut budget: usize) -> Vec<FieldViolation> {
         let total = self.violations.len() + self.unlisted;
-        // ErrorInfo and the rest take well under a fifth of the budget.
-        let mut budget = DETAILS_MAX * 4 / 5;
         let mut listed = Vec::new();
         for v in self.violations.iter().take(LISTED_MAX) {
             let mut fv =
@@ -379,6 +380,18 @@ mod tests {
             details.error_info().expect("info").metadata["violations"],
             "500"
         );
+    }
+
+    #[test]
+    fn retryable_codes_say_when_to_retry() {
+        let unavailable: Status = StoreError::Unavailable("connection refused".into()).into();
+        assert_eq!(unavailable.code(), Code::Unavailable);
+        let retry = unavailable.get_error_details().retry_info().cloned();
+        assert_eq!(retry.and_then(|r| r.retry_delay), Some(RETRY_UNAVAILABLE));
+        assert!(!unavailable.message().contains("refused"), "causes stay in the log");
+        let aborted: Status = StoreError::Conflict("serialization failure".into()).into();
+        let retry = aborted.get_error_details().retry_info().cloned();
+        assert_eq!(retry.and_then(|r| r.retry_delay), Some(RETRY_ABORTED));
     }
 
     #[test]

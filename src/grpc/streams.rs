@@ -16,8 +16,8 @@ use crate::store::{AlertFilter, EventFilter, Store, StoreError, Stream, StreamBo
 use crate::telemetry::StreamPosition;
 
 use super::convert::{alert_to_proto, status_event_to_proto};
-use super::enums::{ALERT_KINDS, STAGES};
-use super::validate::{Need, SHORT_MAX, choices, client_id, count, line};
+use super::enums::{ALERT_KINDS, STAGES, choices};
+use super::validate::{Need, SHORT_MAX, client_id, count, line};
 use super::violations::{All, Violations};
 
 /// Entries read from the database per query.

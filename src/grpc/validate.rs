@@ -8,7 +8,6 @@ use chrono::{DateTime, SubsecRound};
 
 use crate::domain::Timestamp;
 
-use super::enums::EnumName;
 use super::violations::{Violations, reason};
 
 /// Longest text a free-text note may hold, in characters.
@@ -19,9 +18,6 @@ pub const SHORT_MAX: usize = 200;
 pub const ID_MAX: usize = 128;
 /// Most custom properties in one request.
 pub const PROPERTIES_MAX: usize = 100;
-/// Most values in a list of enum values (stages, lead statuses, dimensions, alert kinds).
-/// Repeats are collapsed, so real filters stay far below it.
-pub const ENUM_LIST_MAX: usize = 100;
 /// Most ids one list filter may name (statuses, groups, customer types).
 pub const FILTER_IDS_MAX: usize = 200;
 const EMAIL_MAX: usize = 254;
@@ -213,62 +209,6 @@ pub fn required_time(
     time(field, ts)?.ok_or_else(|| Violations::one(field, reason::FIELD_REQUIRED, "is required"))
 }
 
-/// One value of a proto enum the caller must choose, among `allowed`; a refusal lists the
-/// allowed names. 0 (UNSPECIFIED, what an unset field reads as) is missing, unless allowed.
-pub fn choice<E: EnumName, T: Copy>(
-    field: &str,
-    value: i32,
-    allowed: &[(E, T)],
-) -> Result<T, Violations> {
-    lookup(field, value, allowed, true)
-}
-
-fn lookup<E: EnumName, T: Copy>(
-    field: &str,
-    value: i32,
-    allowed: &[(E, T)],
-    zero_is_unset: bool,
-) -> Result<T, Violations> {
-    let named = E::try_from(value).ok();
-    if let Some((_, t)) = allowed.iter().find(|(e, _)| Some(*e) == named) {
-        return Ok(*t);
-    }
-    let names: Vec<&str> = allowed.iter().map(|(e, _)| e.name()).collect();
-    let names = names.join(", ");
-    Err(if value == 0 && zero_is_unset {
-        Violations::one(
-            field,
-            reason::FIELD_REQUIRED,
-            format!("is required; use one of {names}"),
-        )
-    } else {
-        Violations::one(
-            field,
-            reason::UNKNOWN_ENUM_VALUE,
-            format!("{value} is not allowed here; use one of {names}"),
-        )
-    })
-}
-
-/// A list of enum values (a filter): at most `ENUM_LIST_MAX`, each allowed; repeats collapse.
-pub fn choices<E: EnumName, T: Copy + PartialEq>(
-    field: &str,
-    values: &[i32],
-    allowed: &[(E, T)],
-) -> Result<Vec<T>, Violations> {
-    count(field, values.len(), ENUM_LIST_MAX)?;
-    let mut v = Violations::default();
-    let mut out = Vec::with_capacity(values.len());
-    for (i, &value) in values.iter().enumerate() {
-        if let Some(t) = v.keep(lookup(&format!("{field}[{i}]"), value, allowed, false))
-            && !out.contains(&t)
-        {
-            out.push(t);
-        }
-    }
-    v.into_result().map(|()| out)
-}
-
 /// Custom properties: at most `PROPERTIES_MAX`, keys short and exact, values notes.
 pub fn properties(
     field: &str,
@@ -345,7 +285,6 @@ pub fn page_size(value: i32, default: usize, max: usize) -> Result<usize, Violat
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::grpc::enums::STAGES;
 
     fn reasons(r: Result<impl std::fmt::Debug, Violations>) -> Vec<&'static str> {
         let (kept, _) = r.expect_err("refused").into_parts();
@@ -371,35 +310,9 @@ mod tests {
     }
 
     #[test]
-    fn a_long_list_is_refused_before_its_values_are_looked_at() {
-        let many = vec![99; 40_000];
-        let (kept, dropped) = choices("stages", &many, &STAGES)
-            .expect_err("too many")
-            .into_parts();
-        assert_eq!((kept.len(), dropped), (1, 0));
-        assert_eq!(kept[0].reason, "TOO_MANY_VALUES");
-        assert!(kept[0].description.contains("at most 100"), "{kept:?}");
-    }
-
-    #[test]
     fn filter_lists_collapse_repeats() {
         assert_eq!(ids("ids", &[3, 1, 3, 3], 10), Ok(vec![3, 1]));
-        assert_eq!(choices("s", &[1, 1, 2], &STAGES).map(|s| s.len()), Ok(2));
         assert_eq!(reasons(client_ids("c", &[4, 4], 10)), ["DUPLICATE_VALUE"]);
-    }
-
-    #[test]
-    fn an_enum_refusal_lists_the_allowed_values() {
-        assert_eq!(reasons(choice("stage", 0, &STAGES)), ["FIELD_REQUIRED"]);
-        let (kept, _) = choice("stage", 42, &STAGES).expect_err("42").into_parts();
-        assert_eq!(kept[0].reason, "UNKNOWN_ENUM_VALUE");
-        assert!(
-            kept[0].description.contains("CLIENT_STAGE_NEW")
-                && kept[0].description.contains("CLIENT_STAGE_FROZEN"),
-            "{}",
-            kept[0].description
-        );
-        assert!(!kept[0].description.contains("UNSPECIFIED"));
     }
 
     #[test]

@@ -21,9 +21,10 @@ use super::violations::{Violations, reason};
 /// Most bytes of items one page carries: a default client accepts 4 MiB per message, and the
 /// rest of the response (the token, framing) is small.
 pub const PAGE_BYTES_MAX: usize = 3 * 1024 * 1024;
-/// Rows read by a page's first query; later ones are sized by what the first weighed, so a
-/// page of huge clients never loads a thousand of them to send a few.
-const FIRST_CHUNK: usize = 16;
+/// Rows read by a page's first query (the default pages, 50 clients or 100 entries, take one);
+/// later ones are sized by what the first weighed, so a page of huge clients never loads a
+/// thousand of them to send a few.
+const FIRST_CHUNK: usize = 100;
 
 const VERSION: u8 = 1;
 const QUERY_TAG_LEN: usize = 8;

@@ -388,7 +388,10 @@ mod tests {
         assert_eq!(unavailable.code(), Code::Unavailable);
         let retry = unavailable.get_error_details().retry_info().cloned();
         assert_eq!(retry.and_then(|r| r.retry_delay), Some(RETRY_UNAVAILABLE));
-        assert!(!unavailable.message().contains("refused"), "causes stay in the log");
+        assert!(
+            !unavailable.message().contains("refused"),
+            "causes stay in the log"
+        );
         let aborted: Status = StoreError::Conflict("serialization failure".into()).into();
         let retry = aborted.get_error_details().retry_info().cloned();
         assert_eq!(retry.and_then(|r| r.retry_delay), Some(RETRY_ABORTED));

@@ -111,6 +111,10 @@ pub struct Config {
         hide_env_values = true
     )]
     pub otlp_endpoint: Option<String>,
+
+    /// Page tokens and the error model (src/grpc/settings.rs).
+    #[command(flatten)]
+    pub edge: crate::grpc::settings::EdgeSettings,
 }
 
 /// Every setting, with the database URL's and the collector URL's passwords masked: this is
@@ -142,6 +146,7 @@ impl fmt::Debug for Config {
                 "otlp_endpoint",
                 &self.otlp_endpoint.as_deref().map(redact_url),
             )
+            .field("edge", &self.edge)
             .finish()
     }
 }
@@ -164,6 +169,7 @@ impl Config {
             metrics_listen: None,
             drain_timeout: chrono::Duration::seconds(10),
             otlp_endpoint: None,
+            edge: Default::default(),
         }
     }
 

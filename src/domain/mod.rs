@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod client;
 pub mod command;
 pub mod error;
+pub mod filters;
 pub mod lead;
 pub mod rules;
 pub mod search;

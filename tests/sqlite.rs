@@ -20,6 +20,8 @@ mod durability;
 mod events;
 #[path = "api/fields.rs"]
 mod fields;
+#[path = "api/grpc_web.rs"]
+mod grpc_web;
 #[path = "api/helpers.rs"]
 mod helpers;
 #[path = "api/idempotency.rs"]

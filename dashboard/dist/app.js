@@ -1,0 +1,1 @@
+crm.clientstatus.v1.ClientStatusService

@@ -425,10 +425,7 @@ async fn the_binary_serves_the_dashboard_under_its_path() {
     let script = send(app.addr, get("/dashboard/app.js")).await;
     assert!(header_text(&script, header::CONTENT_TYPE).starts_with("text/javascript"));
     let js = text(script).await;
-    assert!(
-        js.contains("crm.clientstatus.v1.ClientStatusService"),
-        "the bundle calls the service"
-    );
+    assert!(js.contains(GRPC_WEB), "the bundle speaks gRPC-Web");
     let style = send(app.addr, get("/dashboard/app.css")).await;
     assert!(header_text(&style, header::CONTENT_TYPE).starts_with("text/css"));
 
@@ -444,4 +441,25 @@ async fn the_dashboard_can_be_turned_off() {
     let app = spawn_with(|c| c.dashboard = false).await;
     let page = send(app.addr, get("/dashboard/")).await;
     assert!(page.status().is_client_error(), "{page:?}");
+}
+
+/// The binary embeds the dashboard's files, so the image build must have them in its context.
+#[test]
+fn the_container_image_build_has_the_dashboard_files() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let read = |file: &str| std::fs::read_to_string(format!("{root}/{file}")).expect(file);
+    let (dockerfile, ignore) = (
+        read("deploy/Dockerfile"),
+        read("deploy/Dockerfile.dockerignore"),
+    );
+    for dir in ["dashboard/static", "dashboard/dist"] {
+        assert!(
+            dockerfile.contains(&format!("COPY {dir} ./{dir}")),
+            "the image build copies {dir}"
+        );
+        assert!(
+            ignore.lines().any(|l| l == format!("!{dir}/")),
+            "the build context lets {dir} in"
+        );
+    }
 }

@@ -2,7 +2,8 @@
 // server with seeded data. Each view is checked against what the API itself answers, and a
 // screenshot of each is written (not committed) for a reviewer to look at.
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync } from "node:fs";
+import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -11,13 +12,27 @@ import { CallOutcome, ClientStage } from "../src/gen/crm/clientstatus/v1/client_
 import { AccountingDocumentType } from "../src/gen/crm/clientstatus/v1/client_pb";
 import { ReportDimension } from "../src/gen/crm/clientstatus/v1/client_report_service_pb";
 import { DARK, FROZEN_MESSAGE, LIGHT, seed, type Seeded } from "./seed";
-import { rid, Server, TOKENS } from "./server";
+import { freePort, rid, Server, TOKENS } from "./server";
 
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const SHOTS = resolve(process.env.DASHBOARD_SCREENSHOTS ?? "../target/dashboard-screenshots");
 const LIVE_WITHIN_MS = 2000;
 
-const server = new Server();
+// Another web page's origin, listed in --cors-allowed-origins; `localhost` on the same port is
+// a different origin, and not listed.
+const pagePort = await freePort();
+const allowedOrigin = `http://127.0.0.1:${pagePort}`;
+const otherOrigin = `http://localhost:${pagePort}`;
+const server = new Server(["--cors-allowed-origins", allowedOrigin]);
+const pages = createServer((req, res) => {
+  const script = req.url === "/cross-origin.js";
+  res.setHeader("content-type", script ? "text/javascript" : "text/html");
+  res.end(
+    script
+      ? readFileSync(".build/cross-origin.js")
+      : '<!doctype html><script type="module" src="/cross-origin.js"></script>',
+  );
+});
 let context: BrowserContext;
 let page: Page;
 let data: Seeded;
@@ -40,6 +55,7 @@ describe("the dashboard in Chromium", () => {
   before(async () => {
     mkdirSync(SHOTS, { recursive: true });
     await server.start();
+    await new Promise<void>((r) => pages.listen(pagePort, "127.0.0.1", r));
     data = await seed(server);
     context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "clientstatus-chromium-")), {
       executablePath: CHROMIUM,
@@ -62,6 +78,7 @@ describe("the dashboard in Chromium", () => {
   after(async () => {
     await context?.close();
     await server.stop();
+    pages.close();
   });
 
   it("says clearly that a wrong token is refused", async () => {
@@ -167,6 +184,29 @@ describe("the dashboard in Chromium", () => {
     });
     await page.locator(`#feed-alerts li[data-client-id="${invoiced}"]`).waitFor({ timeout: LIVE_WITHIN_MS });
     await shot("live");
+  });
+
+  it("lets a page of a listed origin call every read and both streams, and no other origin", async () => {
+    const callFrom = async (origin: string) => {
+      const other = await context.newPage();
+      await other.goto(`${origin}/`);
+      await other.waitForFunction(() => "callEverything" in window);
+      const outcome = await other.evaluate(
+        ([base, token]) =>
+          (
+            window as unknown as { callEverything(b: string, t: string): Promise<Record<string, string>> }
+          ).callEverything(base, token),
+        [server.base, TOKENS.dashboard],
+      );
+      await other.close();
+      return outcome;
+    };
+    const allowed = await callFrom(allowedOrigin);
+    const { GetClientMissing, ...reads } = allowed;
+    assert.deepEqual(new Set(Object.values(reads)), new Set(["OK"]), JSON.stringify(allowed));
+    assert.equal(GetClientMissing, "NotFound", "the page reads an error's status");
+    const refused = await callFrom(otherOrigin);
+    assert.deepEqual(new Set(Object.values(refused)), new Set(["blocked"]), JSON.stringify(refused));
   });
 
   it("says it is reconnecting while the server is away, then resumes after the last sequence", async () => {

@@ -22,7 +22,7 @@ export const TOKENS = {
 // `npm test` runs in dashboard/: the debug build is next door.
 const binary = resolve(process.env.CLIENTSTATUS_BIN ?? "../target/debug/clientstatus");
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((done, fail) => {
     const s = createServer();
     s.once("error", fail);
@@ -38,6 +38,9 @@ export class Server {
   private child: ChildProcess | null = null;
   readonly dir = mkdtempSync(join(tmpdir(), "clientstatus-browser-"));
   port = 0;
+
+  /** `flags`: more settings, e.g. `--cors-allowed-origins`. */
+  constructor(private readonly flags: string[] = []) {}
 
   get base(): string {
     return `http://127.0.0.1:${this.port}`;
@@ -66,6 +69,7 @@ export class Server {
         `sqlite:${join(this.dir, "clients.db")}`,
         "--tokens-file",
         tokens,
+        ...this.flags,
       ],
       { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, RUST_LOG: "warn" } },
     );

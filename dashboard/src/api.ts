@@ -1,4 +1,4 @@
-// The service over gRPC-Web, on the origin that served this page, with the signed-in bearer
+// The service over gRPC-Web, on the server that served this page, with the signed-in bearer
 // token. The token lives in sessionStorage only: it goes when the tab closes.
 import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-web";
@@ -21,7 +21,8 @@ const bearer: Interceptor = (next) => async (req) => {
 };
 
 const transport = createGrpcWebTransport({
-  baseUrl: location.origin,
+  // The server that served the page: /dashboard/'s parent, also behind a proxy's path prefix.
+  baseUrl: new URL("..", location.href).href,
   interceptors: [bearer],
 });
 

@@ -7,14 +7,19 @@
 mod cors;
 mod pages;
 
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tonic::body::Body;
+use tonic::codegen::http::{self, header};
 use tonic_web::{GrpcWebLayer, GrpcWebService};
-use tower::Layer;
+use tower::{Layer, Service};
 use tower_http::cors::{Cors, CorsLayer};
 
 use crate::config::Config;
 
 pub use cors::parse_origin;
-pub use pages::Pages;
 
 /// Pages, then CORS, then gRPC-Web translation, in front of the gRPC server's services.
 #[derive(Debug, Clone)]
@@ -36,11 +41,51 @@ impl WebLayer {
 }
 
 impl<S> Layer<S> for WebLayer {
-    type Service = Pages<Cors<GrpcWebService<S>>>;
+    type Service = Web<S>;
 
-    fn layer(&self, inner: S) -> Self::Service {
-        let grpc_web = GrpcWebLayer::new().layer(inner);
-        Pages::new(self.dashboard, self.cors.layer(grpc_web))
+    fn layer(&self, inner: S) -> Web<S> {
+        Web {
+            dashboard: self.dashboard,
+            inner: self.cors.layer(GrpcWebLayer::new().layer(inner)),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Web<S> {
+    dashboard: bool,
+    inner: Cors<GrpcWebService<S>>,
+}
+
+type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
+
+impl<S, B, E> Service<http::Request<B>> for Web<S>
+where
+    GrpcWebService<S>: Service<http::Request<B>, Response = http::Response<Body>, Error = E>,
+    Cors<GrpcWebService<S>>: Service<http::Request<B>, Response = http::Response<Body>, Error = E>,
+    <GrpcWebService<S> as Service<http::Request<B>>>::Future: Send + 'static,
+    <Cors<GrpcWebService<S>> as Service<http::Request<B>>>::Future: Send + 'static,
+{
+    type Response = http::Response<Body>;
+    type Error = E;
+    type Future = BoxFuture<Self::Response, E>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), E>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        if self.dashboard
+            && let Some(page) = pages::answer(&request)
+        {
+            return Box::pin(async move { Ok(page) });
+        }
+        // Only browsers send `Origin`: other callers' answers carry no CORS headers.
+        if request.headers().contains_key(header::ORIGIN) {
+            Box::pin(self.inner.call(request))
+        } else {
+            Box::pin(self.inner.get_mut().call(request))
+        }
     }
 }
 

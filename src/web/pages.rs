@@ -3,10 +3,6 @@
 //! docs/dashboard.md), so `cargo build` needs no Node.js. Only GET and HEAD under `/dashboard/`
 //! (and `/`, which redirects there) are answered here; every call goes on to gRPC-Web and gRPC,
 //! which use POST.
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
-
 use bytes::Bytes;
 use http_body_util::Full;
 use tonic::body::Body;
@@ -44,47 +40,18 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
      style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; \
      form-action 'none'; frame-ancestors 'none'";
 
-/// Serves the dashboard's files in front of `inner` (when enabled), passing everything else on.
-#[derive(Debug, Clone)]
-pub struct Pages<S> {
-    enabled: bool,
-    inner: S,
-}
-
-impl<S> Pages<S> {
-    pub fn new(enabled: bool, inner: S) -> Self {
-        Pages { enabled, inner }
-    }
-}
-
-impl<S, B> tower::Service<http::Request<B>> for Pages<S>
-where
-    S: tower::Service<http::Request<B>, Response = http::Response<Body>>,
-    S::Future: Send + 'static,
-{
-    type Response = http::Response<Body>;
-    type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, S::Error>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        let page = matches!(*request.method(), Method::GET | Method::HEAD);
-        let path = request.uri().path();
-        if self.enabled && page && (path == "/" || path == "/dashboard" || path.starts_with(ROOT)) {
-            let head = request.method() == Method::HEAD;
-            let response = answer(path, head);
-            Box::pin(async move { Ok(response) })
-        } else {
-            Box::pin(self.inner.call(request))
-        }
-    }
+/// The answer to a request for a page: `None` unless it is one (GET or HEAD of `/`, or of a path
+/// under `/dashboard`).
+pub fn answer<B>(request: &http::Request<B>) -> Option<http::Response<Body>> {
+    let head = request.method() == Method::HEAD;
+    let path = request.uri().path();
+    let page = head || request.method() == Method::GET;
+    (page && (path == "/" || path == "/dashboard" || path.starts_with(ROOT)))
+        .then(|| file(path, head))
 }
 
 /// The file at `path`, a redirect to the dashboard, or 404.
-fn answer(path: &str, head: bool) -> http::Response<Body> {
+fn file(path: &str, head: bool) -> http::Response<Body> {
     let Some(file) = FILES.iter().find(|f| f.path == path) else {
         if path.starts_with(ROOT) {
             return plain(StatusCode::NOT_FOUND, "not found", head);

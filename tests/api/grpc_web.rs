@@ -463,3 +463,22 @@ fn the_container_image_build_has_the_dashboard_files() {
         );
     }
 }
+
+#[tokio::test]
+async fn callers_that_are_not_browsers_get_no_cors_headers() {
+    let mut app = spawn_with(|c| c.cors_allowed_origins = vec![ALLOWED.into()]).await;
+    let c = app.create("Plain").await;
+    let answer = app
+        .api
+        .get_client(GetClientRequest {
+            client_id: c.client_id,
+        })
+        .await
+        .expect("get");
+    let metadata = answer.metadata();
+    assert!(
+        metadata.get("access-control-expose-headers").is_none(),
+        "{metadata:?}"
+    );
+    assert!(metadata.get("vary").is_none(), "{metadata:?}");
+}

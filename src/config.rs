@@ -115,6 +115,14 @@ pub struct Config {
     /// Page tokens and the error model (src/grpc/settings.rs).
     #[command(flatten)]
     pub edge: crate::grpc::settings::EdgeSettings,
+    /// Web pages on other origins that may call the API over gRPC-Web (CORS), comma separated,
+    /// e.g. https://crm.example.com; unset: none (the built-in dashboard needs none).
+    #[arg(long, env = "CLIENTSTATUS_CORS_ALLOWED_ORIGINS", value_delimiter = ',', value_parser = crate::web::parse_origin)]
+    pub cors_allowed_origins: Vec<String>,
+
+    /// Serve the built-in dashboard at /dashboard/ on the gRPC port (`--dashboard false`: don't).
+    #[arg(long, env = "CLIENTSTATUS_DASHBOARD", default_value_t = true, action = clap::ArgAction::Set)]
+    pub dashboard: bool,
 }
 
 /// Every setting, with the database URL's and the collector URL's passwords masked: this is
@@ -147,6 +155,8 @@ impl fmt::Debug for Config {
                 &self.otlp_endpoint.as_deref().map(redact_url),
             )
             .field("edge", &self.edge)
+            .field("cors_allowed_origins", &self.cors_allowed_origins)
+            .field("dashboard", &self.dashboard)
             .finish()
     }
 }
@@ -170,6 +180,8 @@ impl Config {
             drain_timeout: chrono::Duration::seconds(10),
             otlp_endpoint: None,
             edge: Default::default(),
+            cors_allowed_origins: Vec::new(),
+            dashboard: true,
         }
     }
 

@@ -5,6 +5,7 @@
 //! - `alerts`: the scheduler raising time-based alerts; streams are in `grpc::streams`.
 //! - `grpc`: handlers, validation, conversions, error mapping, the caller's identity.
 //! - `telemetry`: Prometheus metrics and the per-RPC span/metrics layer.
+//! - `web`: gRPC-Web and CORS for browsers, and the built-in dashboard's files.
 //! - `startup`: wiring and `run(config, listener, shutdown)`; `config`: flags and variables.
 pub mod alerts;
 pub mod clock;
@@ -14,6 +15,7 @@ pub mod grpc;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod web;
 
 /// Code generated from `proto/crm/clientstatus/v1/`.
 pub mod proto {

@@ -138,6 +138,9 @@ async fn serve<S: Store>(
         .http2_adaptive_window(Some(true))
         .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
         .http2_keepalive_timeout(Some(std::time::Duration::from_secs(10)))
+        // Browsers: gRPC-Web over HTTP/1.1, CORS, the dashboard's files (src/web/).
+        .accept_http1(true)
+        .layer(crate::web::WebLayer::new(config))
         .layer(RpcLayer)
         .layer(access)
         .layer(crate::grpc::framing::FramingLayer)

@@ -26,6 +26,8 @@ mod faults;
 mod fields;
 #[path = "api/fuzz.rs"]
 mod fuzz;
+#[path = "api/grpc_web.rs"]
+mod grpc_web;
 #[path = "api/helpers.rs"]
 mod helpers;
 #[path = "api/idempotency.rs"]

@@ -18,6 +18,8 @@ mod declarations;
 mod durability;
 #[path = "api/events.rs"]
 mod events;
+#[path = "api/faults.rs"]
+mod faults;
 #[path = "api/fields.rs"]
 mod fields;
 #[path = "api/helpers.rs"]

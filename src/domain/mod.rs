@@ -7,6 +7,7 @@ pub mod command;
 pub mod error;
 pub mod lead;
 pub mod rules;
+pub mod search;
 pub mod stage;
 pub mod summary;
 

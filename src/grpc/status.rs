@@ -24,6 +24,15 @@ impl From<StoreError> for Status {
                     info("DATABASE_UNAVAILABLE", []),
                 )
             }
+            StoreError::StorageFull(cause) => {
+                tracing::error!(%cause, "the database's disk is full");
+                status(
+                    Code::ResourceExhausted,
+                    "the database's storage is full; nothing was written; retry with the same \
+                     request_id once space is freed",
+                    info("STORAGE_FULL", []),
+                )
+            }
             StoreError::Conflict(cause) => {
                 tracing::warn!(%cause, "retries exhausted on a concurrent change");
                 status(

@@ -17,7 +17,7 @@ use super::{HistoryRecord, Mutation, Outcome, Result, StoreError};
 /// A request already answered under this id.
 pub struct StoredRequest {
     pub fingerprint: Vec<u8>,
-    pub outcome_json: String,
+    pub outcome: Outcome,
 }
 
 /// The writes of one transaction. Implementations map database errors to `StoreError`.
@@ -30,7 +30,7 @@ pub trait WriteTx: Send {
         &mut self,
         request_id: &str,
         fingerprint: &[u8],
-        outcome_json: &str,
+        outcome_json: String,
         now: Timestamp,
     ) -> impl Future<Output = Result<()>> + Send;
     /// Locks the rows of `client_ids` (given in ascending order, so concurrent requests
@@ -255,7 +255,7 @@ pub async fn raise_due<T: WriteTx>(
 
 fn snapshot(client: &Client) -> Result<String> {
     serde_json::to_string(client)
-        .map_err(|e| StoreError::Internal(format!("client not serialisable: {e}")))
+        .map_err(|e| StoreError::internal(format!("client not serialisable: {e}")))
 }
 
 /// Executes `mutation` on `tx`. The caller commits on `Ok` and rolls back on `Err`; the flag
@@ -278,8 +278,7 @@ pub async fn execute<T: WriteTx>(
             }
             .into());
         }
-        let mut outcome: Outcome = serde_json::from_str(&previous.outcome_json)
-            .map_err(|e| StoreError::Internal(format!("stored outcome unreadable: {e}")))?;
+        let mut outcome = previous.outcome;
         outcome
             .clients
             .iter_mut()
@@ -325,8 +324,8 @@ pub async fn execute<T: WriteTx>(
             tx.load_catalog(&[CatalogKind::Status]).await?
         }
         Command::Catalog(_) => {
-            return Err(StoreError::Internal(
-                "a catalogue command reached the client path".into(),
+            return Err(StoreError::internal(
+                "a catalogue command reached the client path",
             ));
         }
     };
@@ -414,8 +413,8 @@ pub async fn execute<T: WriteTx>(
             }
         }
         Command::Catalog(_) => {
-            return Err(StoreError::Internal(
-                "a catalogue command reached the client path".into(),
+            return Err(StoreError::internal(
+                "a catalogue command reached the client path",
             ));
         }
     };
@@ -431,12 +430,11 @@ async fn save_outcome<T: WriteTx>(
     outcome: &Outcome,
     now: Timestamp,
 ) -> Result<()> {
-    let json = serde_json::to_string(outcome)
-        .map_err(|e| StoreError::Internal(format!("outcome not serialisable: {e}")))?;
+    let json = super::rows::to_json("outcome", outcome)?;
     tx.save_request(
         &mutation.request.meta.request_id,
         &mutation.fingerprint,
-        &json,
+        json,
         now,
     )
     .await

@@ -21,6 +21,7 @@ use crate::store::Store;
 use crate::store::postgres::PgStore;
 use crate::store::sqlite::SqliteStore;
 use crate::store::traced::Traced;
+use crate::stream::Streams;
 use crate::telemetry::{self, RpcLayer};
 
 pub type StartError = Box<dyn std::error::Error + Send + Sync>;
@@ -148,8 +149,8 @@ async fn serve<S: Store>(
             store.clone(),
         )))
         .add_service(ClientStatusServiceServer::new(ClientStatusApi::new(
-            store,
-            stop_watch.clone(),
+            store.clone(),
+            Streams::start(store, stop_watch.clone()),
         )))
         .serve_with_incoming_shutdown(incoming, shutdown);
     // The drain has a deadline: HTTP/2 flow control lets a consumer that stopped reading keep its

@@ -2,13 +2,13 @@
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
-use tokio::sync::watch;
 use tonic::{Request, Response, Status};
 
 use crate::domain::{Catalog, CatalogKind, DomainError};
 use crate::proto as pb;
 use crate::proto::client_status_service_server::ClientStatusService;
-use crate::store::{ClientFilter, Outcome, Page, Store, Stream};
+use crate::store::{ClientFilter, Outcome, Page, Store};
+use crate::stream::{Feed, Streams};
 
 use super::auth::{Principal, principal};
 use super::convert::{
@@ -16,7 +16,7 @@ use super::convert::{
     lead_status_from_proto, parse_history_position,
 };
 use super::requests::{MutationRequest, to_mutation};
-use super::streams::{self, EventStream, check_cursor};
+use super::streams;
 use super::validate::{Check, SHORT_MAX};
 
 const LIST_PAGE_DEFAULT: i64 = 50;
@@ -24,15 +24,14 @@ const LIST_PAGE_MAX: i64 = 1_000;
 const HISTORY_PAGE_DEFAULT: i64 = 100;
 const HISTORY_PAGE_MAX: i64 = 1_000;
 
-pub struct ClientStatusApi<S> {
+pub struct ClientStatusApi<S: Store> {
     store: Arc<S>,
-    /// Turns true when the server shuts down: open streams end so the drain can finish.
-    shutdown: watch::Receiver<bool>,
+    streams: Arc<Streams<S>>,
 }
 
 impl<S: Store> ClientStatusApi<S> {
-    pub fn new(store: Arc<S>, shutdown: watch::Receiver<bool>) -> Self {
-        ClientStatusApi { store, shutdown }
+    pub fn new(store: Arc<S>, streams: Arc<Streams<S>>) -> Self {
+        ClientStatusApi { store, streams }
     }
 
     async fn mutate<T: MutationRequest>(&self, request: Request<T>) -> Result<Outcome, Status> {
@@ -207,8 +206,8 @@ fn bad_token() -> Status {
 
 #[tonic::async_trait]
 impl<S: Store> ClientStatusService for ClientStatusApi<S> {
-    type StreamStatusChangesStream = EventStream<pb::StreamStatusChangesResponse>;
-    type StreamAlertsStream = EventStream<pb::StreamAlertsResponse>;
+    type StreamStatusChangesStream = Feed<pb::StreamStatusChangesResponse>;
+    type StreamAlertsStream = Feed<pb::StreamAlertsResponse>;
 
     async fn stream_status_changes(
         &self,
@@ -218,16 +217,8 @@ impl<S: Store> ClientStatusService for ClientStatusApi<S> {
         let mut c = Check::default();
         let filter = streams::event_filter(&r, &mut c);
         c.finish()?;
-        check_cursor(
-            r.after_sequence,
-            self.store.stream_bounds(Stream::Status).await?,
-        )?;
-        Ok(Response::new(streams::status_changes(
-            self.store.clone(),
-            r.after_sequence,
-            filter,
-            self.shutdown.clone(),
-        )))
+        let feed = self.streams.status.subscribe(r.after_sequence, filter);
+        Ok(Response::new(feed.await?))
     }
 
     async fn stream_alerts(
@@ -238,16 +229,8 @@ impl<S: Store> ClientStatusService for ClientStatusApi<S> {
         let mut c = Check::default();
         let filter = streams::alert_filter(&r, &mut c);
         c.finish()?;
-        check_cursor(
-            r.after_sequence,
-            self.store.stream_bounds(Stream::Alerts).await?,
-        )?;
-        Ok(Response::new(streams::alerts(
-            self.store.clone(),
-            r.after_sequence,
-            filter,
-            self.shutdown.clone(),
-        )))
+        let feed = self.streams.alerts.subscribe(r.after_sequence, filter);
+        Ok(Response::new(feed.await?))
     }
 
     async fn create_client(

@@ -17,6 +17,8 @@ mod declarations;
 mod durability;
 #[path = "api/events.rs"]
 mod events;
+#[path = "api/fanout.rs"]
+mod fanout;
 #[path = "api/fields.rs"]
 mod fields;
 #[path = "api/helpers.rs"]

@@ -20,6 +20,8 @@ mod durability;
 mod events;
 #[path = "api/fanout.rs"]
 mod fanout;
+#[path = "api/fanout_memory.rs"]
+mod fanout_memory;
 #[path = "api/fields.rs"]
 mod fields;
 #[path = "api/helpers.rs"]

@@ -24,6 +24,9 @@ const POSITIONS_EVERY: Duration = Duration::from_millis(100);
 /// Subscribers reading the store at once (catching up); the rest wait their turn, so a crowd
 /// of late subscribers cannot take the database or the CPU from the writers.
 const STORE_READERS: usize = 2;
+/// Bytes of large store reads (`BIG_READ_KIB` each) that subscribers catching up may hold at
+/// once, in KiB; beyond it a subscriber reads one transport chunk at a time.
+const READ_BUDGET_KIB: usize = 8 * 1024;
 
 pub struct Hub<Src: Source> {
     pub(super) source: Src,
@@ -31,6 +34,7 @@ pub struct Hub<Src: Source> {
     /// The ring's head, each time it moves: what waiting subscribers wait on.
     published: watch::Sender<i64>,
     pub(super) store_readers: Semaphore,
+    pub(super) read_budget: Arc<Semaphore>,
     /// The mean encoded size of an entry, to size a subscriber's reads from the store.
     mean_size: AtomicUsize,
     positions: Mutex<Vec<Weak<StreamPosition>>>,
@@ -45,6 +49,7 @@ impl<Src: Source> Hub<Src> {
             ring: Mutex::new(Ring::unknown(limits)),
             published: watch::Sender::new(i64::MIN),
             store_readers: Semaphore::new(STORE_READERS),
+            read_budget: Arc::new(Semaphore::new(READ_BUDGET_KIB)),
             mean_size: AtomicUsize::new(1024),
             positions: Mutex::new(Vec::new()),
             shutdown,

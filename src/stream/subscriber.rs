@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use tokio::sync::watch;
+use tokio::sync::{OwnedSemaphorePermit, watch};
 use tonic::Status;
 
 use crate::telemetry::StreamPosition;
@@ -26,12 +26,14 @@ const TAKE: usize = 64;
 const TAKE_BYTES: usize = 64 * 1024;
 /// Bytes handed to the transport before the feed pauses once. tonic's encoder keeps pulling
 /// messages into one buffer until 32 KiB or until the stream is not ready; the pause closes the
-/// buffer earlier, so a stalled consumer pins at most about two such chunks in the transport.
-const CHUNK: usize = 16 * 1024;
-/// A read from the store while behind the ring is sized to about this many encoded bytes,
-/// between `READ_MIN` and `READ_MAX` entries: that is what a stalled subscriber holds.
-const READ_BYTES: usize = 32 * 1024;
-const READ_MIN: usize = 8;
+/// buffer earlier (within its first 8 KiB allocation), so a stalled consumer pins about two
+/// such chunks in the transport.
+const CHUNK: usize = 6 * 1024;
+/// A read from the store while behind the ring is sized to one chunk, which it then fills, so
+/// a subscriber that stalls holds next to nothing of it; or, while the hub's shared read
+/// budget allows, to `BIG_READ_KIB`, which catches up with fewer queries.
+pub const BIG_READ_KIB: u32 = 256;
+const READ_MIN: usize = 4;
 const READ_MAX: usize = 256;
 
 enum Pending<M> {
@@ -62,6 +64,8 @@ struct Subscriber<Src: Source> {
     /// Every entry up to here has been handed out, is pending, or was skipped by the filter.
     cursor: i64,
     pending: VecDeque<Pending<Src::Message>>,
+    /// The share of the read budget that `pending` holds, if it came from a large read.
+    budget: Option<OwnedSemaphorePermit>,
     published: watch::Receiver<i64>,
     shutdown: watch::Receiver<bool>,
     position: Subscribed,
@@ -85,6 +89,7 @@ pub fn feed<Src: Source>(
         filter,
         cursor: after,
         pending: VecDeque::new(),
+        budget: None,
         position,
         chunk: 0,
         done: false,
@@ -113,6 +118,7 @@ impl<Src: Source> Subscriber<Src> {
                 self.chunk += size;
                 // The last pending entry also stands for what the filter skipped after it.
                 let reached = if self.pending.is_empty() {
+                    self.budget = None;
                     self.cursor
                 } else {
                     seq
@@ -166,7 +172,16 @@ impl<Src: Source> Subscriber<Src> {
     /// the read, so a read that returns less than it asked for has seen all of it.
     async fn read_store(&mut self, base: i64) -> Result<bool, Status> {
         let source = &self.hub.source;
-        let limit = (READ_BYTES / self.hub.mean_size()).clamp(READ_MIN, READ_MAX);
+        let budget = self
+            .hub
+            .read_budget
+            .clone()
+            .try_acquire_many_owned(BIG_READ_KIB)
+            .ok();
+        let bytes = budget
+            .as_ref()
+            .map_or(CHUNK, |_| BIG_READ_KIB as usize * 1024);
+        let limit = (bytes / self.hub.mean_size()).clamp(READ_MIN, READ_MAX);
         let permit = self.hub.store_readers.acquire().await;
         let records = source.read(self.cursor, &self.filter, limit as i64).await?;
         let bounds = source.bounds().await?;
@@ -183,6 +198,9 @@ impl<Src: Source> Subscriber<Src> {
             let size = prost::Message::encoded_len(&message);
             self.cursor = seq;
             self.pending.push_back(Pending::Read { seq, message, size });
+        }
+        if !self.pending.is_empty() {
+            self.budget = budget;
         }
         // `base` is `i64::MAX` until the hub knows where the stream is.
         if complete && base != i64::MAX {

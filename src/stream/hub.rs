@@ -17,8 +17,6 @@ use super::source::Source;
 const BATCH: i64 = 256;
 /// The hub re-reads at least this often, even if no wake-up arrives (a missed NOTIFY).
 pub const POLL: Duration = Duration::from_secs(1);
-/// After a failed read, the hub waits this long before trying again.
-const RETRY: Duration = Duration::from_millis(200);
 /// How often subscribers' lag learns the stream's newest sequence from the hub.
 const POSITIONS_EVERY: Duration = Duration::from_millis(100);
 /// Subscribers reading the store at once (catching up); the rest wait their turn, so a crowd
@@ -26,7 +24,7 @@ const POSITIONS_EVERY: Duration = Duration::from_millis(100);
 const STORE_READERS: usize = 2;
 /// Bytes of large store reads (`BIG_READ_KIB` each) that subscribers catching up may hold at
 /// once, in KiB; beyond it a subscriber reads one transport chunk at a time.
-const READ_BUDGET_KIB: usize = 8 * 1024;
+const READ_BUDGET_KIB: usize = 4 * 1024;
 
 pub struct Hub<Src: Source> {
     pub(super) source: Src,
@@ -108,21 +106,23 @@ impl<Src: Source> Hub<Src> {
             }
             // Marked seen before reading, so a commit during the read wakes us again.
             wake.borrow_and_update();
-            let pause = match self.catch_up().await {
-                Ok(()) => POLL,
-                Err(e) => {
-                    tracing::warn!(stream = self.source.stream().name(), error = %e, "stream hub could not read; retrying");
-                    RETRY
-                }
-            };
+            if let Err(e) = self.catch_up().await {
+                // Subscribers wait meanwhile; the next wake-up or poll tick tries again.
+                tracing::warn!(stream = self.source.stream().name(), error = %e, "stream hub could not read the store");
+            }
             if positions_at.elapsed() >= POSITIONS_EVERY {
                 positions_at = Instant::now();
                 self.update_positions(self.ring().head());
             }
             tokio::select! {
                 Ok(()) = wake.changed() => {}
-                Ok(()) = shutdown.changed() => {}
-                _ = tokio::time::sleep(pause) => {}
+                changed = shutdown.changed() => {
+                    // The server is gone without saying so (it failed): so is the hub.
+                    if changed.is_err() {
+                        return;
+                    }
+                }
+                _ = tokio::time::sleep(POLL) => {}
             }
         }
     }

@@ -10,6 +10,7 @@ use tonic::Status;
 use crate::domain::DomainError;
 use crate::store::{Store, StreamBounds};
 
+mod catchup;
 mod hub;
 mod ring;
 mod source;

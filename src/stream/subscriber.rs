@@ -13,6 +13,7 @@ use tonic::Status;
 
 use crate::telemetry::StreamPosition;
 
+use super::catchup::{self, StoreRead};
 use super::check_cursor;
 use super::hub::{Hub, POLL};
 use super::ring::{Entry, Look};
@@ -21,20 +22,20 @@ use super::source::Source;
 /// What a subscription RPC answers with.
 pub type Feed<M> = Pin<Box<dyn futures_util::Stream<Item = Result<M, Status>> + Send>>;
 
-/// Ring entries taken per look, and their most bytes (shared `Arc`s: cheap to hold).
-const TAKE: usize = 64;
-const TAKE_BYTES: usize = 64 * 1024;
 /// Bytes handed to the transport before the feed pauses once. tonic's encoder keeps pulling
 /// messages into one buffer until 32 KiB or until the stream is not ready; the pause closes the
 /// buffer earlier (within its first 8 KiB allocation), so a stalled consumer pins about two
 /// such chunks in the transport.
 const CHUNK: usize = 6 * 1024;
-/// A read from the store while behind the ring is sized to one chunk, which it then fills, so
-/// a subscriber that stalls holds next to nothing of it; or, while the hub's shared read
-/// budget allows, to `BIG_READ_KIB`, which catches up with fewer queries.
-pub const BIG_READ_KIB: u32 = 256;
-const READ_MIN: usize = 4;
-const READ_MAX: usize = 256;
+/// Ring entries taken per look: one chunk's worth, so a stalled subscriber keeps alive next to
+/// nothing that the ring has let go of.
+const TAKE: usize = 64;
+const TAKE_BYTES: usize = CHUNK;
+/// A store read while behind the ring is one chunk's worth (`SMALL_READ`), which the feed then
+/// hands out whole, so a subscriber that stalls holds next to nothing of it; or, while the
+/// hub's shared read budget allows, a large one (`catchup::BIG_READ_KIB`) with the next read
+/// ahead, which catches up with fewer queries.
+const SMALL_READ: usize = CHUNK;
 
 enum Pending<M> {
     Shared(Arc<Entry<M>>),
@@ -66,6 +67,8 @@ struct Subscriber<Src: Source> {
     pending: VecDeque<Pending<Src::Message>>,
     /// The share of the read budget that `pending` holds, if it came from a large read.
     budget: Option<OwnedSemaphorePermit>,
+    /// The next large read, running while `pending` is handed out.
+    ahead: Option<StoreRead<Src::Message>>,
     published: watch::Receiver<i64>,
     shutdown: watch::Receiver<bool>,
     position: Subscribed,
@@ -90,6 +93,7 @@ pub fn feed<Src: Source>(
         cursor: after,
         pending: VecDeque::new(),
         budget: None,
+        ahead: None,
         position,
         chunk: 0,
         done: false,
@@ -171,48 +175,53 @@ impl<Src: Source> Subscriber<Src> {
     /// checking after the read is enough). Everything up to `base` had been committed before
     /// the read, so a read that returns less than it asked for has seen all of it.
     async fn read_store(&mut self, base: i64) -> Result<bool, Status> {
-        let source = &self.hub.source;
-        let budget = self
-            .hub
-            .read_budget
-            .clone()
-            .try_acquire_many_owned(BIG_READ_KIB)
-            .ok();
-        let bytes = budget
-            .as_ref()
-            .map_or(CHUNK, |_| BIG_READ_KIB as usize * 1024);
-        let limit = (bytes / self.hub.mean_size()).clamp(READ_MIN, READ_MAX);
-        let permit = self.hub.store_readers.acquire().await;
-        let records = source.read(self.cursor, &self.filter, limit as i64).await?;
-        let bounds = source.bounds().await?;
-        drop(permit);
+        // The query makes the feed wait, and so closes the transport's chunk.
+        self.chunk = 0;
+        let mut read = match self.ahead.take() {
+            Some(ahead) if ahead.after == self.cursor => ahead,
+            _ => {
+                let budget = catchup::large_budget(&self.hub);
+                catchup::start(&self.hub, self.cursor, &self.filter, budget, SMALL_READ)
+            }
+        };
+        let (entries, bounds) = read.finish().await?;
         if self.cursor < bounds.pruned_through {
             check_cursor(self.cursor, bounds)?;
         }
         self.position.0.saw_head(bounds.last_seq);
         let before = self.cursor;
-        let complete = records.len() < limit;
-        for record in records {
-            let seq = Src::seq(&record);
-            let message = Src::to_message(record);
-            let size = prost::Message::encoded_len(&message);
+        let complete = entries.len() < read.limit;
+        for (seq, message, size) in entries {
             self.cursor = seq;
             self.pending.push_back(Pending::Read { seq, message, size });
         }
         if !self.pending.is_empty() {
-            self.budget = budget;
+            self.budget = read.budget.take();
         }
-        // `base` is `i64::MAX` until the hub knows where the stream is.
-        if complete && base != i64::MAX {
-            self.cursor = self.cursor.max(base);
-            if self.pending.is_empty() {
-                self.position.0.reached(self.cursor);
+        if complete {
+            // `base` is `i64::MAX` until the hub knows where the stream is.
+            if base != i64::MAX {
+                self.cursor = self.cursor.max(base);
+                if self.pending.is_empty() {
+                    self.position.0.reached(self.cursor);
+                }
             }
+        } else if self.budget.is_some() {
+            self.ahead = catchup::large_budget(&self.hub).map(|budget| {
+                catchup::start(
+                    &self.hub,
+                    self.cursor,
+                    &self.filter,
+                    Some(budget),
+                    SMALL_READ,
+                )
+            });
         }
         Ok(self.cursor != before)
     }
 
     async fn wait(&mut self) {
+        self.chunk = 0;
         tokio::select! {
             Ok(()) = self.published.changed() => {}
             Ok(()) = self.shutdown.changed() => {}

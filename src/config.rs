@@ -90,6 +90,11 @@ pub struct Config {
     #[arg(long, env = "CLIENTSTATUS_EVENT_RETENTION", value_parser = parse_duration)]
     pub event_retention: Option<chrono::Duration>,
 
+    /// Keep answered requests this long (e.g. 30d): a retry with the same request_id within it
+    /// gets the first answer; after it, the request is taken as new.
+    #[arg(long, env = "CLIENTSTATUS_REQUEST_RETENTION", default_value = "30d", value_parser = parse_duration)]
+    pub request_retention: chrono::Duration,
+
     /// On SIGTERM/SIGINT, how long calls and streams in flight may take to finish (e.g. 10s);
     /// connections still open then are closed (a consumer that stopped reading would otherwise
     /// hold the drain open for ever).
@@ -106,6 +111,10 @@ pub struct Config {
         hide_env_values = true
     )]
     pub otlp_endpoint: Option<String>,
+
+    /// Page tokens and the error model (src/grpc/settings.rs).
+    #[command(flatten)]
+    pub edge: crate::grpc::settings::EdgeSettings,
 }
 
 /// Every setting, with the database URL's and the collector URL's passwords masked: this is
@@ -131,11 +140,13 @@ impl fmt::Debug for Config {
                 "event_retention",
                 &self.event_retention.as_ref().map(duration),
             )
+            .field("request_retention", &duration(&self.request_retention))
             .field("drain_timeout", &duration(&self.drain_timeout))
             .field(
                 "otlp_endpoint",
                 &self.otlp_endpoint.as_deref().map(redact_url),
             )
+            .field("edge", &self.edge)
             .finish()
     }
 }
@@ -152,11 +163,13 @@ impl Config {
             follow_up_stale_days: 14,
             alert_poll_interval: chrono::Duration::seconds(1),
             event_retention: None,
+            request_retention: chrono::Duration::days(30),
             log_format: LogFormat::Text,
             tokens_file: None,
             metrics_listen: None,
             drain_timeout: chrono::Duration::seconds(10),
             otlp_endpoint: None,
+            edge: Default::default(),
         }
     }
 
@@ -171,6 +184,7 @@ impl Config {
                 .to_std()
                 .unwrap_or(std::time::Duration::from_secs(1)),
             retention: self.event_retention,
+            request_retention: self.request_retention,
         }
     }
 

@@ -109,6 +109,8 @@ async fn serve<S: Store>(
     health
         .set_serving::<ClientReportServiceServer<ClientReportApi<S>>>()
         .await;
+    crate::grpc::status::set_error_domain(&config.edge.error_domain);
+    let page_tokens = crate::grpc::page::PageTokens::new(config.edge.page_token_key.as_deref())?;
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -139,6 +141,7 @@ async fn serve<S: Store>(
         .http2_keepalive_timeout(Some(std::time::Duration::from_secs(10)))
         .layer(RpcLayer)
         .layer(access)
+        .layer(crate::grpc::framing::FramingLayer)
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -151,6 +154,7 @@ async fn serve<S: Store>(
         .add_service(ClientStatusServiceServer::new(ClientStatusApi::new(
             store.clone(),
             Streams::start(store, stop_watch.clone()),
+            page_tokens,
         )))
         .serve_with_incoming_shutdown(incoming, shutdown);
     // The drain has a deadline: HTTP/2 flow control lets a consumer that stopped reading keep its

@@ -9,10 +9,9 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use tonic::codegen::http;
 use tonic::{Code, Status};
-use tonic_types::{ErrorDetails, StatusExt};
 
 use super::auth::Principal;
-use super::status::ERROR_DOMAIN;
+use super::status::Rich;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -240,12 +239,8 @@ fn authorize(
     }))
 }
 
-fn refuse(code: Code, reason: &str, message: &str) -> Status {
-    Status::with_error_details(
-        code,
-        message,
-        ErrorDetails::with_error_info(reason, ERROR_DOMAIN, std::collections::HashMap::new()),
-    )
+fn refuse(code: Code, reason: &'static str, message: &str) -> Status {
+    Rich::new(code, reason, message).into_status()
 }
 
 /// Tower layer enforcing `authorize` in front of every service of the server.

@@ -2,7 +2,8 @@
 //! behind it. Reading guide:
 //! - `domain`: the pure rules (stages, forward-only advance, stamps, summary, lead matching).
 //! - `store`: persistence behind one trait; `engine` runs a request, `sqlite` persists it.
-//! - `alerts`: the scheduler raising time-based alerts; streams are in `grpc::streams`.
+//! - `alerts`: the scheduler raising time-based alerts.
+//! - `stream`: the two streams: one hub per stream tails the store, subscribers fan out from it.
 //! - `grpc`: handlers, validation, conversions, error mapping, the caller's identity.
 //! - `telemetry`: Prometheus metrics and the per-RPC span/metrics layer.
 //! - `web`: gRPC-Web and CORS for browsers, and the built-in dashboard's files.
@@ -14,6 +15,7 @@ pub mod domain;
 pub mod grpc;
 pub mod startup;
 pub mod store;
+pub mod stream;
 pub mod telemetry;
 pub mod web;
 

@@ -21,6 +21,7 @@ use crate::store::Store;
 use crate::store::postgres::PgStore;
 use crate::store::sqlite::SqliteStore;
 use crate::store::traced::Traced;
+use crate::stream::Streams;
 use crate::telemetry::{self, RpcLayer};
 
 pub type StartError = Box<dyn std::error::Error + Send + Sync>;
@@ -154,8 +155,8 @@ async fn serve<S: Store>(
             store.clone(),
         )))
         .add_service(ClientStatusServiceServer::new(ClientStatusApi::new(
-            store,
-            stop_watch.clone(),
+            store.clone(),
+            Streams::start(store, stop_watch.clone()),
             page_tokens,
         )))
         .serve_with_incoming_shutdown(incoming, shutdown);

@@ -19,6 +19,12 @@ mod durability;
 mod errors;
 #[path = "api/events.rs"]
 mod events;
+#[path = "api/fanout.rs"]
+mod fanout;
+#[path = "api/fanout_memory.rs"]
+mod fanout_memory;
+#[path = "api/fanout_replicas.rs"]
+mod fanout_replicas;
 #[path = "api/fields.rs"]
 mod fields;
 #[path = "api/fuzz.rs"]

@@ -20,6 +20,10 @@ mod durability;
 mod errors;
 #[path = "api/events.rs"]
 mod events;
+#[path = "api/fanout.rs"]
+mod fanout;
+#[path = "api/fanout_memory.rs"]
+mod fanout_memory;
 #[path = "api/faults.rs"]
 mod faults;
 #[path = "api/fields.rs"]

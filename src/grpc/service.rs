@@ -2,33 +2,32 @@
 //! reads are in `reads`, the requests' parsing in `client_requests`.
 use std::sync::Arc;
 
-use tokio::sync::watch;
 use tonic::{Request, Response, Status};
 
 use crate::proto as pb;
 use crate::proto::client_status_service_server::ClientStatusService;
-use crate::store::{AlertFilter, EventFilter, Outcome, Store, Stream};
+use crate::store::{AlertFilter, EventFilter, Outcome, Store};
+use crate::stream::{Feed, Streams};
 
 use super::auth::principal;
 use super::convert::client_to_proto;
 use super::page::PageTokens;
 use super::reads;
 use super::requests::{MutationRequest, to_mutation};
-use super::streams::{self, EventStream, check_cursor};
 
-pub struct ClientStatusApi<S> {
+pub struct ClientStatusApi<S: Store> {
     store: Arc<S>,
-    /// Turns true when the server shuts down: open streams end so the drain can finish.
-    shutdown: watch::Receiver<bool>,
+    /// The two streams' hubs, which end every feed when the server shuts down.
+    streams: Arc<Streams<S>>,
     /// Signs and checks the page tokens of ListClients and GetClientHistory.
     tokens: PageTokens,
 }
 
 impl<S: Store> ClientStatusApi<S> {
-    pub fn new(store: Arc<S>, shutdown: watch::Receiver<bool>, tokens: PageTokens) -> Self {
+    pub fn new(store: Arc<S>, streams: Arc<Streams<S>>, tokens: PageTokens) -> Self {
         ClientStatusApi {
             store,
-            shutdown,
+            streams,
             tokens,
         }
     }
@@ -64,8 +63,8 @@ impl<S: Store> ClientStatusApi<S> {
 
 #[tonic::async_trait]
 impl<S: Store> ClientStatusService for ClientStatusApi<S> {
-    type StreamStatusChangesStream = EventStream<pb::StreamStatusChangesResponse>;
-    type StreamAlertsStream = EventStream<pb::StreamAlertsResponse>;
+    type StreamStatusChangesStream = Feed<pb::StreamStatusChangesResponse>;
+    type StreamAlertsStream = Feed<pb::StreamAlertsResponse>;
 
     async fn stream_status_changes(
         &self,
@@ -73,16 +72,8 @@ impl<S: Store> ClientStatusService for ClientStatusApi<S> {
     ) -> Result<Response<Self::StreamStatusChangesStream>, Status> {
         let r = request.into_inner();
         let filter = EventFilter::try_from(&r)?;
-        check_cursor(
-            r.after_sequence,
-            self.store.stream_bounds(Stream::Status).await?,
-        )?;
-        Ok(Response::new(streams::status_changes(
-            self.store.clone(),
-            r.after_sequence,
-            filter,
-            self.shutdown.clone(),
-        )))
+        let feed = self.streams.status.subscribe(r.after_sequence, filter);
+        Ok(Response::new(feed.await?))
     }
 
     async fn stream_alerts(
@@ -91,16 +82,8 @@ impl<S: Store> ClientStatusService for ClientStatusApi<S> {
     ) -> Result<Response<Self::StreamAlertsStream>, Status> {
         let r = request.into_inner();
         let filter = AlertFilter::try_from(&r)?;
-        check_cursor(
-            r.after_sequence,
-            self.store.stream_bounds(Stream::Alerts).await?,
-        )?;
-        Ok(Response::new(streams::alerts(
-            self.store.clone(),
-            r.after_sequence,
-            filter,
-            self.shutdown.clone(),
-        )))
+        let feed = self.streams.alerts.subscribe(r.after_sequence, filter);
+        Ok(Response::new(feed.await?))
     }
 
     async fn create_client(

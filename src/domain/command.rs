@@ -1,7 +1,6 @@
 //! The mutations callers ask for, already validated field by field at the edge.
 use std::collections::BTreeMap;
 
-use super::catalog::CatalogCommand;
 use super::client::{CallOutcome, Classifications, ClientName, LeadStatus, Timestamp};
 use super::stage::Stage;
 
@@ -131,14 +130,24 @@ pub enum Command {
         client_ids: Vec<i64>,
         action: Action,
     },
-    /// A change to the organisation's catalogue.
-    Catalog(CatalogCommand),
 }
 
+impl Command {
+    /// How many clients the command names (a new client counts as one).
+    pub fn client_count(&self) -> usize {
+        match self {
+            Command::Create(_) => 1,
+            Command::Update { client_ids, .. } => client_ids.len(),
+        }
+    }
+}
+
+/// A request: who asks, when, under which idempotency key, and what: a client command, or a
+/// change to the organisation's catalogue (`Request<CatalogCommand>`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Request {
+pub struct Request<C = Command> {
     pub meta: Meta,
-    pub command: Command,
+    pub command: C,
 }
 
 /// A business document is a natural key: recorded twice, it changes nothing the second time.

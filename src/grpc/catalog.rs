@@ -1,20 +1,19 @@
 //! `StatusCatalogService`: the organisation's statuses, status groups and classification lists.
-//! Changes go through the store's `execute` like every other mutation (idempotent by
-//! request_id, one transaction); the rules live in `domain::catalog`.
+//! Changes go through the store's `change_catalog` (idempotent by request_id, one transaction,
+//! like every other mutation); the rules live in `domain::catalog`.
 use std::sync::Arc;
 
-use tonic::{Code, Request, Response, Status};
+use tonic::{Request, Response, Status};
 
-use crate::domain::{CatalogKind, Entry};
+use crate::domain::{CatalogCommand, CatalogKind, Entry};
 use crate::proto as pb;
 use crate::proto::status_catalog_service_server::StatusCatalogService;
-use crate::store::Store;
+use crate::store::{CatalogOutcome, Store};
 
 use super::auth::principal;
 use super::convert::{stage_to_proto, timestamp};
 use super::enums::{CLASSIFICATION_KINDS, STAGES, choice, choices};
 use super::requests::{MutationRequest, to_mutation};
-use super::status::Rich;
 
 pub struct StatusCatalogApi<S> {
     store: Arc<S>,
@@ -27,22 +26,15 @@ impl<S: Store> StatusCatalogApi<S> {
 
     /// Runs a catalogue change; returns the entry it created, changed or deleted, and how many
     /// clients a deletion moved.
-    async fn change<T: MutationRequest>(
+    async fn change<T: MutationRequest<Command = CatalogCommand>>(
         &self,
         request: Request<T>,
     ) -> Result<(Entry, i64), Status> {
         let caller = principal(&request);
         let mutation = to_mutation(request.get_ref(), &caller)?;
-        let outcome = self.store.execute(mutation).await?;
-        let entry = outcome.entry.ok_or_else(|| {
-            Rich::new(
-                Code::Internal,
-                "INTERNAL",
-                "catalogue change without an entry",
-            )
-        })?;
-        tracing::info!(method = T::METHOD, caller = %caller.name, entry = %entry.subject(), moved = outcome.moved, "catalogue changed");
-        Ok((entry, outcome.moved))
+        let CatalogOutcome { entry, moved } = self.store.change_catalog(mutation).await?;
+        tracing::info!(method = T::METHOD, caller = %caller.name, entry = %entry.subject(), moved, "catalogue changed");
+        Ok((entry, moved))
     }
 
     async fn list(&self, kinds: &[CatalogKind]) -> Result<Vec<Entry>, Status> {

@@ -1,7 +1,7 @@
 //! StatusCatalogService's mutating requests -> catalogue commands, one `TryFrom` per request.
 //! The catalogue's rules (names taken, defaults, members) are `domain::catalog`'s.
 use crate::domain::catalog::{Draft, GROUP_STATUSES_MAX, NAME_MAX, Patch, normalize_color};
-use crate::domain::{CatalogCommand, CatalogKind, Command, DomainError, Holders};
+use crate::domain::{CatalogCommand, CatalogKind, DomainError, Holders};
 use crate::proto as pb;
 
 use super::enums::{CLASSIFICATION_KINDS, STAGES, choice};
@@ -18,6 +18,7 @@ macro_rules! catalog_request {
     ($($t:ty => $method:literal $(, $version:ident)?;)*) => {$(
         impl MutationRequest for $t {
             const METHOD: &'static str = $method;
+            type Command = CatalogCommand;
             fn envelope(&self) -> Envelope<'_> {
                 Envelope {
                     request_id: &self.request_id,
@@ -26,8 +27,8 @@ macro_rules! catalog_request {
                     expected_version: catalog_request!(@version self $(, $version)?),
                 }
             }
-            fn command(&self) -> Result<Command, Violations> {
-                CatalogCommand::try_from(self).map(Command::Catalog)
+            fn command(&self) -> Result<CatalogCommand, Violations> {
+                CatalogCommand::try_from(self)
             }
         }
     )*};

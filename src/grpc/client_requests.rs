@@ -17,6 +17,7 @@ macro_rules! single_client {
     ($($t:ty => $method:literal),* $(,)?) => {$(
         impl MutationRequest for $t {
             const METHOD: &'static str = $method;
+            type Command = Command;
             fn envelope(&self) -> Envelope<'_> {
                 Envelope {
                     request_id: &self.request_id,
@@ -59,6 +60,7 @@ single_client!(
 
 impl MutationRequest for pb::CreateClientRequest {
     const METHOD: &'static str = "CreateClient";
+    type Command = Command;
     fn envelope(&self) -> Envelope<'_> {
         Envelope {
             request_id: &self.request_id,
@@ -303,6 +305,7 @@ impl TryFrom<&pb::RecordPaidServiceRequest> for Action {
 
 impl MutationRequest for pb::SummarizeMeetingRequest {
     const METHOD: &'static str = "SummarizeMeeting";
+    type Command = Command;
     fn envelope(&self) -> Envelope<'_> {
         Envelope {
             request_id: &self.request_id,

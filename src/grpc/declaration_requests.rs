@@ -104,6 +104,7 @@ impl TryFrom<&pb::SetStatusRequest> for Action {
 
 impl MutationRequest for pb::ReassignRequest {
     const METHOD: &'static str = "Reassign";
+    type Command = Command;
     fn envelope(&self) -> Envelope<'_> {
         Envelope {
             request_id: &self.request_id,

@@ -3,7 +3,7 @@
 //! `client_requests` and `catalog_requests`. All violations are reported together.
 use sha2::{Digest, Sha256};
 
-use crate::domain::{Command, Meta, Request};
+use crate::domain::{CatalogCommand, Command, Meta, Request};
 use crate::store::Mutation;
 
 use super::auth::Principal;
@@ -20,8 +20,27 @@ pub struct Envelope<'a> {
 
 pub trait MutationRequest: prost::Message + Sized {
     const METHOD: &'static str;
+    /// What the request asks the store for: a client `Command` or a `CatalogCommand`.
+    type Command: Names;
     fn envelope(&self) -> Envelope<'_>;
-    fn command(&self) -> Result<Command, Violations>;
+    fn command(&self) -> Result<Self::Command, Violations>;
+}
+
+/// How many clients a command names (for `expected_version`, which applies to one).
+pub trait Names {
+    fn client_count(&self) -> usize;
+}
+
+impl Names for Command {
+    fn client_count(&self) -> usize {
+        Command::client_count(self)
+    }
+}
+
+impl Names for CatalogCommand {
+    fn client_count(&self) -> usize {
+        0
+    }
 }
 
 fn expected_version(v: Option<i64>) -> Result<Option<i64>, Violations> {
@@ -40,7 +59,7 @@ fn expected_version(v: Option<i64>) -> Result<Option<i64>, Violations> {
 pub fn to_mutation<T: MutationRequest>(
     body: &T,
     principal: &Principal,
-) -> Result<Mutation, Violations> {
+) -> Result<Mutation<T::Command>, Violations> {
     let env = body.envelope();
     let (request_id, occurred_at, actor, expected_version, command) = (
         validate::request_id(env.request_id),
@@ -50,10 +69,7 @@ pub fn to_mutation<T: MutationRequest>(
         body.command(),
     )
         .all()?;
-    if let Command::Update { client_ids, .. } = &command
-        && expected_version.is_some()
-        && client_ids.len() > 1
-    {
+    if expected_version.is_some() && command.client_count() > 1 {
         return Err(Violations::one(
             "expected_version",
             reason::CONFLICTING_FIELDS,

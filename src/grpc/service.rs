@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
+use crate::domain::Command;
 use crate::proto as pb;
 use crate::proto::client_status_service_server::ClientStatusService;
 use crate::store::{AlertFilter, EventFilter, Outcome, Store};
@@ -32,7 +33,10 @@ impl<S: Store> ClientStatusApi<S> {
         }
     }
 
-    async fn mutate<T: MutationRequest>(&self, request: Request<T>) -> Result<Outcome, Status> {
+    async fn mutate<T: MutationRequest<Command = Command>>(
+        &self,
+        request: Request<T>,
+    ) -> Result<Outcome, Status> {
         let caller = principal(&request);
         let mutation = to_mutation(request.get_ref(), &caller)?;
         let outcome = self.store.execute(mutation).await?;
@@ -40,7 +44,7 @@ impl<S: Store> ClientStatusApi<S> {
         Ok(outcome)
     }
 
-    async fn one<T: MutationRequest>(
+    async fn one<T: MutationRequest<Command = Command>>(
         &self,
         request: Request<T>,
     ) -> Result<(Option<pb::Client>, bool), Status> {
@@ -52,7 +56,7 @@ impl<S: Store> ClientStatusApi<S> {
         ))
     }
 
-    async fn many<T: MutationRequest>(
+    async fn many<T: MutationRequest<Command = Command>>(
         &self,
         request: Request<T>,
     ) -> Result<Vec<pb::Client>, Status> {

@@ -5,13 +5,12 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 
-use serde::{Deserialize, Serialize};
-
 use tokio::sync::watch;
 
 use crate::domain::alerts::AlertSettings;
 use crate::domain::{
-    AlertKind, CatalogKind, Client, DomainError, Entry, Request, Stage, StatusEvent, Timestamp,
+    AlertKind, CatalogCommand, CatalogKind, Client, Command, DomainError, Entry, Request, Stage,
+    StatusEvent, Timestamp,
 };
 
 pub mod engine;
@@ -24,24 +23,27 @@ pub mod traced;
 /// A request with the fingerprint that tells a retry from a different request under the same
 /// `request_id`.
 #[derive(Debug, Clone)]
-pub struct Mutation {
-    pub request: Request,
+pub struct Mutation<C = Command> {
+    pub request: Request<C>,
     pub fingerprint: Vec<u8>,
 }
 
-/// What a mutation answered. Stored with its request id so a retry gets the same answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// What a client mutation answered. Stored with its request id so a retry gets the same answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
     pub clients: Vec<Client>,
     /// CreateClient made a new client (false: the lead matched an existing one).
     pub created: bool,
     /// The business document was already recorded: nothing changed.
     pub already_recorded: bool,
-    /// A catalogue change: the entry as created, updated, or as it was before deletion.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub entry: Option<Entry>,
-    /// How many clients a catalogue deletion moved to the replacement (or cleared).
-    #[serde(default)]
+}
+
+/// What a catalogue change answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogOutcome {
+    /// The entry as created, updated, or as it was before deletion.
+    pub entry: Entry,
+    /// How many clients a deletion moved to the replacement (or cleared).
     pub moved: i64,
 }
 
@@ -268,6 +270,10 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 /// the caller's side, so a backend may batch many into one transaction (group commit).
 pub trait Store: Send + Sync + 'static {
     fn execute(&self, mutation: Mutation) -> impl Future<Output = Result<Outcome>> + Send;
+    fn change_catalog(
+        &self,
+        mutation: Mutation<CatalogCommand>,
+    ) -> impl Future<Output = Result<CatalogOutcome>> + Send;
     fn get_client(&self, client_id: i64) -> impl Future<Output = Result<Client>> + Send;
     fn list_clients(
         &self,

@@ -10,13 +10,13 @@ use tracing::field::Empty;
 use tracing::{Instrument, Span};
 
 use crate::domain::alerts::AlertSettings;
-use crate::domain::{CatalogKind, Client, Command, Entry, Timestamp};
+use crate::domain::{CatalogCommand, CatalogKind, Client, Command, Entry, Timestamp};
 use crate::telemetry::note_client_ids;
 
 use super::{
-    ActivityCount, ActivityQuery, AlertFilter, AlertRecord, ClientCount, ClientFilter, CountFilter,
-    Dimensions, EventFilter, HistoryKey, HistoryRecord, Mutation, Outcome, Page, Result,
-    StatusEventRecord, Store, StoreError, Stream, StreamBounds,
+    ActivityCount, ActivityQuery, AlertFilter, AlertRecord, CatalogOutcome, ClientCount,
+    ClientFilter, CountFilter, Dimensions, EventFilter, HistoryKey, HistoryRecord, Mutation,
+    Outcome, Page, Result, StatusEventRecord, Store, StoreError, Stream, StreamBounds,
 };
 
 pub struct Traced<S> {
@@ -80,7 +80,6 @@ impl<S: Store> Store for Traced<S> {
                 false
             }
             Command::Create(_) => true,
-            Command::Catalog(_) => false,
         };
         let result = traced(span.clone(), self.inner.execute(mutation)).await;
         if let (true, Ok(outcome)) = (creates, &result) {
@@ -88,6 +87,11 @@ impl<S: Store> Store for Traced<S> {
             name_clients(&span, &ids);
         }
         result
+    }
+
+    async fn change_catalog(&self, mutation: Mutation<CatalogCommand>) -> Result<CatalogOutcome> {
+        let span = store_span!(self, "store.change_catalog", "change_catalog");
+        traced(span, self.inner.change_catalog(mutation)).await
     }
 
     async fn get_client(&self, client_id: i64) -> Result<Client> {

@@ -4,15 +4,15 @@ use crate::domain::catalog::{self, Plan};
 use crate::domain::rules::{self, Ctx};
 use crate::domain::{CatalogCommand, DomainError, Entry};
 
-use super::super::{Mutation, Outcome, Result};
-use super::{Appends, Env, Ran, WriteTx, record};
+use super::super::{CatalogOutcome, Mutation, Result};
+use super::{Appends, Env, WriteTx, record};
 
 pub(super) async fn execute<T: WriteTx>(
     tx: &mut T,
-    command: &CatalogCommand,
-    mutation: &Mutation,
+    mutation: &Mutation<CatalogCommand>,
     env: Env<'_>,
-) -> Result<Ran> {
+) -> Result<(CatalogOutcome, Appends)> {
+    let command = &mutation.request.command;
     tx.lock_catalog().await?;
     let catalog = tx.catalog().await?;
     let plan = catalog::plan(
@@ -60,14 +60,7 @@ pub(super) async fn execute<T: WriteTx>(
             (entry, moved)
         }
     };
-    let outcome = Outcome {
-        clients: Vec::new(),
-        created: false,
-        already_recorded: false,
-        entry: Some(entry),
-        moved,
-    };
-    Ok((outcome, Vec::new(), appends))
+    Ok((CatalogOutcome { entry, moved }, appends))
 }
 
 /// Moves every client referencing `entry` to `replacement` (or clears the reference), each as
@@ -77,7 +70,7 @@ async fn move_clients<T: WriteTx>(
     entry: &Entry,
     replacement: Option<i64>,
     ctx: &Ctx<'_>,
-    mutation: &Mutation,
+    mutation: &Mutation<CatalogCommand>,
     appends: &mut Appends,
 ) -> Result<i64> {
     let mut holders = tx
@@ -101,7 +94,16 @@ async fn move_clients<T: WriteTx>(
     for before in tx.lock_clients(&holders).await? {
         let mut client = before.clone();
         let change = rules::replace_reference(&mut client, entry, replacement, ctx);
-        record(tx, &before, &client, &change, mutation, ctx, appends).await?;
+        record(
+            tx,
+            &before,
+            &client,
+            &change,
+            &mutation.request.meta,
+            ctx,
+            appends,
+        )
+        .await?;
     }
     Ok(holders.len() as i64)
 }

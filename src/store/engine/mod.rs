@@ -6,15 +6,18 @@
 //! Idempotency costs nothing on the common path: the answer is recorded last with an insert that
 //! reports whether the caller's request id was already taken; only then (or when a rule refused
 //! the request) is the stored answer looked up, and the backend undoes this transaction's work.
+use std::future::Future;
+
 use crate::domain::alerts::{self, AlertSettings};
 use crate::domain::lead::LeadKeys;
 use crate::domain::rules::{self, Change, Ctx, Effect, Settings};
 use crate::domain::{
-    AlertKind, Client, Command, DomainError, FieldViolation, Stage, StatusEvent, Timestamp,
+    AlertKind, CatalogCommand, Client, Command, DomainError, FieldViolation, Meta, Stage,
+    StatusEvent, Timestamp,
 };
 
 use super::rows::to_json;
-use super::{HistoryRecord, Mutation, Outcome, Result, StoreError};
+use super::{CatalogOutcome, HistoryRecord, Mutation, Outcome, Result};
 
 mod catalog;
 mod outcome;
@@ -35,11 +38,64 @@ pub struct Env<'a> {
     pub legacy_requests: bool,
 }
 
+/// A kind of request the engine runs: client commands and catalogue changes, each with its own
+/// answer, so nothing downstream has to tell them apart.
+pub trait Applies: Sized + Send + Sync + 'static {
+    type Outcome: Send + 'static;
+
+    /// Does the request's work on `tx` (everything but its record); returns the answer, the
+    /// record to keep under its request id, and what it appends to the streams.
+    fn run<T: WriteTx>(
+        tx: &mut T,
+        mutation: &Mutation<Self>,
+        env: Env<'_>,
+    ) -> impl Future<Output = Result<(Self::Outcome, String, Appends)>> + Send;
+
+    /// The answer a record holds.
+    fn recorded(stored: StoredOutcome) -> Result<Self::Outcome>;
+}
+
+impl Applies for Command {
+    type Outcome = Outcome;
+
+    async fn run<T: WriteTx>(
+        tx: &mut T,
+        mutation: &Mutation,
+        env: Env<'_>,
+    ) -> Result<(Outcome, String, Appends)> {
+        let (outcome, bodies, appends) = run(tx, mutation, env).await?;
+        let record = outcome::to_record(&outcome, &bodies)?;
+        Ok((outcome, record, appends))
+    }
+
+    fn recorded(stored: StoredOutcome) -> Result<Outcome> {
+        Ok(stored.into())
+    }
+}
+
+impl Applies for CatalogCommand {
+    type Outcome = CatalogOutcome;
+
+    async fn run<T: WriteTx>(
+        tx: &mut T,
+        mutation: &Mutation<CatalogCommand>,
+        env: Env<'_>,
+    ) -> Result<(CatalogOutcome, String, Appends)> {
+        let (outcome, appends) = catalog::execute(tx, mutation, env).await?;
+        let record = outcome::catalog_record(&outcome)?;
+        Ok((outcome, record, appends))
+    }
+
+    fn recorded(stored: StoredOutcome) -> Result<CatalogOutcome> {
+        stored.try_into()
+    }
+}
+
 /// How a request ran.
 #[derive(Debug)]
-pub enum Executed {
+pub enum Executed<O> {
     /// Applied: commit, then answer.
-    Applied(Box<Outcome>, Appended),
+    Applied(Box<O>, Appended),
     /// The caller already has an answer under this request id: undo this transaction's work,
     /// then give [`answer_of`]'s.
     AlreadyAnswered,
@@ -47,7 +103,7 @@ pub enum Executed {
 
 /// What one request appends to the streams; written last, just before commit.
 #[derive(Default)]
-pub(super) struct Appends {
+pub struct Appends {
     events: Vec<NewStatusEvent>,
     alerts: Vec<NewAlert>,
 }
@@ -146,25 +202,25 @@ pub async fn raise_due<T: WriteTx>(
 
 /// The answer already recorded for `mutation`'s request id: the same answer again, or a refusal
 /// when the id was used for a different request.
-pub async fn answer_of<T: WriteTx>(
+pub async fn answer_of<T: WriteTx, C: Applies>(
     tx: &mut T,
-    mutation: &Mutation,
+    mutation: &Mutation<C>,
     legacy_requests: bool,
-) -> Result<Outcome> {
+) -> Result<C::Outcome> {
     match recorded(tx, mutation, legacy_requests).await? {
-        Some(outcome) => Ok(outcome),
-        None => Err(StoreError::internal(
+        Some(stored) => C::recorded(stored),
+        None => Err(super::StoreError::internal(
             "a request id was taken but no answer is recorded under it",
         )),
     }
 }
 
 /// The answer recorded under `mutation`'s request id, refusing a different request under it.
-async fn recorded<T: WriteTx>(
+async fn recorded<T: WriteTx, C>(
     tx: &mut T,
-    mutation: &Mutation,
+    mutation: &Mutation<C>,
     legacy_requests: bool,
-) -> Result<Option<Outcome>> {
+) -> Result<Option<StoredOutcome>> {
     let meta = &mutation.request.meta;
     let mut found = tx.find_request(&meta.principal, &meta.request_id).await?;
     if found.is_none() && legacy_requests {
@@ -188,28 +244,24 @@ async fn recorded<T: WriteTx>(
         }
         .into());
     }
-    Ok(Some(previous.outcome.into()))
+    Ok(Some(previous.outcome))
 }
 
 /// Executes `mutation` on `tx`. On `Applied` the caller commits; on an error or
 /// `AlreadyAnswered` it undoes everything the transaction wrote.
-pub async fn execute<T: WriteTx>(
+pub async fn execute<T: WriteTx, C: Applies>(
     tx: &mut T,
-    mutation: &Mutation,
+    mutation: &Mutation<C>,
     env: Env<'_>,
-) -> Result<Executed> {
+) -> Result<Executed<C::Outcome>> {
     if env.legacy_requests && recorded(tx, mutation, true).await?.is_some() {
         return Ok(Executed::AlreadyAnswered);
     }
-    let ran = match &mutation.request.command {
-        Command::Catalog(command) => catalog::execute(tx, command, mutation, env).await,
-        Command::Create(_) | Command::Update { .. } => run(tx, mutation, env).await,
-    };
-    let (outcome, bodies, appends) = match ran {
+    let (outcome, record, appends) = match C::run(tx, mutation, env).await {
         Ok(done) => done,
         // A retry of a request that was applied may be refused by the state it left (already
         // declared, version moved on): the first answer stands.
-        Err(StoreError::Domain(e)) => {
+        Err(super::StoreError::Domain(e)) => {
             return match recorded(tx, mutation, false).await? {
                 Some(_) => Ok(Executed::AlreadyAnswered),
                 None => Err(e.into()),
@@ -219,7 +271,6 @@ pub async fn execute<T: WriteTx>(
     };
     let appended = append(tx, appends).await?;
     let meta = &mutation.request.meta;
-    let record = outcome::to_record(&outcome, &bodies)?;
     let claimed = tx
         .claim_request(
             &meta.principal,
@@ -237,7 +288,7 @@ pub async fn execute<T: WriteTx>(
 }
 
 /// The answer, each of its clients' JSON, and what it appends to the streams.
-pub(super) type Ran = (Outcome, Vec<String>, Appends);
+type Ran = (Outcome, Vec<String>, Appends);
 
 /// A client mutation: a new client (or the existing one a lead matches), or an action on one
 /// or more clients.
@@ -249,8 +300,6 @@ async fn run<T: WriteTx>(tx: &mut T, mutation: &Mutation, env: Env<'_>) -> Resul
         clients: Vec::new(),
         created: false,
         already_recorded: false,
-        entry: None,
-        moved: 0,
     };
     // Clients are locked before the catalogue is read: a write that waited for a client sees
     // every catalogue change committed before it got the lock.
@@ -282,8 +331,7 @@ async fn run<T: WriteTx>(tx: &mut T, mutation: &Mutation, env: Env<'_>) -> Resul
             let body = if let Some((mut client, matched_on)) = matched {
                 let before = client.clone();
                 let change = rules::interested_again(&mut client, matched_on, &ctx);
-                let body =
-                    record(tx, &before, &client, &change, mutation, &ctx, &mut appends).await?;
+                let body = record(tx, &before, &client, &change, meta, &ctx, &mut appends).await?;
                 outcome.clients.push(client);
                 body
             } else {
@@ -300,7 +348,7 @@ async fn run<T: WriteTx>(tx: &mut T, mutation: &Mutation, env: Env<'_>) -> Resul
                 client.client_id = tx
                     .insert_client(&client, &to_json("client", &client)?)
                     .await?;
-                let body = created(tx, &client, &change, mutation, &ctx, &mut appends).await?;
+                let body = created(tx, &client, &change, meta, &ctx, &mut appends).await?;
                 outcome.clients.push(client);
                 outcome.created = true;
                 body
@@ -331,8 +379,7 @@ async fn run<T: WriteTx>(tx: &mut T, mutation: &Mutation, env: Env<'_>) -> Resul
                             tx.insert_document(key, client_id, env.now).await?;
                         }
                         bodies.push(
-                            record(tx, &before, &client, &change, mutation, &ctx, &mut appends)
-                                .await?,
+                            record(tx, &before, &client, &change, meta, &ctx, &mut appends).await?,
                         );
                     }
                 }
@@ -342,11 +389,6 @@ async fn run<T: WriteTx>(tx: &mut T, mutation: &Mutation, env: Env<'_>) -> Resul
                 }
                 outcome.clients.push(client);
             }
-        }
-        Command::Catalog(_) => {
-            return Err(StoreError::internal(
-                "a catalogue command reached the client path",
-            ));
         }
     }
     Ok((outcome, bodies, appends))
@@ -359,7 +401,7 @@ pub(super) async fn record<T: WriteTx>(
     before: &Client,
     client: &Client,
     change: &Change,
-    mutation: &Mutation,
+    meta: &Meta,
     ctx: &Ctx<'_>,
     appends: &mut Appends,
 ) -> Result<String> {
@@ -369,7 +411,7 @@ pub(super) async fn record<T: WriteTx>(
     if timers != alerts::timers(before) {
         tx.replace_timers(client.client_id, &timers).await?;
     }
-    history_and_streams(tx, client, body, change, mutation, ctx, appends).await
+    history_and_streams(tx, client, body, change, meta, ctx, appends).await
 }
 
 /// Persists what a new client's creation implies besides its row.
@@ -377,7 +419,7 @@ async fn created<T: WriteTx>(
     tx: &mut T,
     client: &Client,
     change: &Change,
-    mutation: &Mutation,
+    meta: &Meta,
     ctx: &Ctx<'_>,
     appends: &mut Appends,
 ) -> Result<String> {
@@ -387,7 +429,7 @@ async fn created<T: WriteTx>(
     }
     // The row was written before its number was known; the answer carries the number.
     let body = to_json("client", client)?;
-    history_and_streams(tx, client, body, change, mutation, ctx, appends).await
+    history_and_streams(tx, client, body, change, meta, ctx, appends).await
 }
 
 async fn history_and_streams<T: WriteTx>(
@@ -395,11 +437,10 @@ async fn history_and_streams<T: WriteTx>(
     client: &Client,
     body: String,
     change: &Change,
-    mutation: &Mutation,
+    meta: &Meta,
     ctx: &Ctx<'_>,
     appends: &mut Appends,
 ) -> Result<String> {
-    let meta = &mutation.request.meta;
     tx.insert_history(&HistoryRecord {
         entry_id: 0,
         client_id: client.client_id,

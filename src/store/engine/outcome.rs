@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::{Client, Entry};
 
 use super::super::rows::to_json;
-use super::super::{Outcome, Result};
+use super::super::{CatalogOutcome, Outcome, Result, StoreError};
 
 #[derive(Debug, Deserialize)]
 pub struct StoredOutcome {
@@ -30,9 +30,21 @@ impl From<StoredOutcome> for Outcome {
             clients,
             created: s.created,
             already_recorded: s.already_recorded,
-            entry: s.entry,
-            moved: s.moved,
         }
+    }
+}
+
+impl TryFrom<StoredOutcome> for CatalogOutcome {
+    type Error = StoreError;
+
+    fn try_from(s: StoredOutcome) -> Result<CatalogOutcome> {
+        let entry = s.entry.ok_or_else(|| {
+            StoreError::internal("a catalogue request's recorded answer names no entry")
+        })?;
+        Ok(CatalogOutcome {
+            entry,
+            moved: s.moved,
+        })
     }
 }
 
@@ -46,6 +58,25 @@ struct Rest<'a> {
     moved: i64,
 }
 
+/// The record of a catalogue change.
+pub fn catalog_record(outcome: &CatalogOutcome) -> Result<String> {
+    to_json(
+        "outcome",
+        &Rest {
+            created: false,
+            already_recorded: false,
+            entry: Some(&outcome.entry),
+            moved: outcome.moved,
+        },
+    )
+    .map(|rest| {
+        format!(
+            "{{\"clients\":[],{}",
+            rest.strip_prefix('{').unwrap_or(&rest)
+        )
+    })
+}
+
 /// The record of `outcome`, whose clients' JSON is `bodies` (in the same order): the bodies
 /// are spliced in as they are (each is serde's own output, so the result is valid JSON).
 pub fn to_record(outcome: &Outcome, bodies: &[String]) -> Result<String> {
@@ -54,8 +85,8 @@ pub fn to_record(outcome: &Outcome, bodies: &[String]) -> Result<String> {
         &Rest {
             created: outcome.created,
             already_recorded: outcome.already_recorded,
-            entry: outcome.entry.as_ref(),
-            moved: outcome.moved,
+            entry: None,
+            moved: 0,
         },
     )?;
     // `rest` is `{"created":…}`: the clients go in front of its first field.
@@ -76,15 +107,13 @@ mod tests {
             clients: Vec::new(),
             created: true,
             already_recorded: false,
-            entry: None,
-            moved: 3,
         };
         let bodies = vec![r#"{"a":1}"#.to_string(), r#"{"b":[2]}"#.to_string()];
         let record = to_record(&outcome, &bodies).expect("record");
         let v: serde_json::Value = serde_json::from_str(&record).expect("valid JSON");
         assert_eq!(v["clients"], serde_json::json!([{"a": 1}, {"b": [2]}]));
         assert_eq!(v["created"], serde_json::json!(true));
-        assert_eq!(v["moved"], serde_json::json!(3));
+        assert_eq!(v["moved"], serde_json::json!(0));
         let empty = to_record(&outcome, &[]).expect("record");
         assert!(serde_json::from_str::<serde_json::Value>(&empty).is_ok());
     }

@@ -20,12 +20,13 @@ use crate::domain::Timestamp;
 use crate::domain::alerts::AlertSettings;
 use crate::domain::rules::Settings;
 
-use super::engine::{self, Appended, Env, Executed};
+use super::engine::{self, Appended, Applies, Env, Executed};
 use super::sql::driver::Db;
 use super::sql::store::{Backend, SqlStore};
 use super::sql::write::{CatalogCache, Tx, legacy_requests, prune_requests, prune_streams};
 use super::sql::{Conn, Sql};
-use super::{Mutation, Outcome, Result, StoreError};
+use super::{CatalogOutcome, Mutation, Outcome, Result, StoreError};
+use crate::domain::CatalogCommand;
 
 mod conn;
 
@@ -122,6 +123,40 @@ impl PgBackend {
         }
     }
 
+    /// Runs a request in its own transaction; when its id already has an answer, rolls the
+    /// attempt back and gives that answer.
+    async fn apply<C: Applies>(&self, mutation: Mutation<C>) -> Result<(C::Outcome, Appended)> {
+        // Owned by the closure: every attempt's future borrows only its transaction.
+        let mutation = Arc::new(mutation);
+        let legacy = self.legacy_requests.load(Ordering::Relaxed);
+        let (m, settings) = (mutation.clone(), self.settings.clone());
+        let applied = self
+            .transact(move |tx, now| {
+                let (m, settings) = (m.clone(), settings.clone());
+                Box::pin(async move {
+                    let env = Env {
+                        now,
+                        settings: &settings,
+                        legacy_requests: legacy,
+                    };
+                    Ok(match engine::execute(tx, &*m, env).await? {
+                        Executed::Applied(outcome, appended) => Some((*outcome, appended)),
+                        Executed::AlreadyAnswered => None,
+                    })
+                })
+            })
+            .await?;
+        match applied {
+            Some(applied) => Ok(applied),
+            // Rolled back: the answer recorded before is the answer.
+            None => {
+                let mut tx = Tx::new(self.reader().await?, self.catalog.clone());
+                let outcome = engine::answer_of(&mut tx, &*mutation, legacy).await?;
+                Ok((outcome, Appended::default()))
+            }
+        }
+    }
+
     /// Runs `attempt`, which always commits.
     async fn committed<T>(
         &self,
@@ -141,35 +176,14 @@ impl Backend for PgBackend {
     }
 
     async fn execute(&self, mutation: Mutation) -> Result<(Outcome, Appended)> {
-        // Owned by the closure: every attempt's future borrows only its transaction.
-        let mutation = Arc::new(mutation);
-        let legacy = self.legacy_requests.load(Ordering::Relaxed);
-        let (m, settings) = (mutation.clone(), self.settings.clone());
-        let applied = self
-            .transact(move |tx, now| {
-                let (m, settings) = (m.clone(), settings.clone());
-                Box::pin(async move {
-                    let env = Env {
-                        now,
-                        settings: &settings,
-                        legacy_requests: legacy,
-                    };
-                    Ok(match engine::execute(tx, &m, env).await? {
-                        Executed::Applied(outcome, appended) => Some((*outcome, appended)),
-                        Executed::AlreadyAnswered => None,
-                    })
-                })
-            })
-            .await?;
-        match applied {
-            Some(applied) => Ok(applied),
-            // Rolled back: the answer recorded before is the answer.
-            None => {
-                let mut tx = Tx::new(self.reader().await?, self.catalog.clone());
-                let outcome = engine::answer_of(&mut tx, &mutation, legacy).await?;
-                Ok((outcome, Appended::default()))
-            }
-        }
+        self.apply(mutation).await
+    }
+
+    async fn change_catalog(
+        &self,
+        mutation: Mutation<CatalogCommand>,
+    ) -> Result<(CatalogOutcome, Appended)> {
+        self.apply(mutation).await
     }
 
     async fn raise_due_alerts(&self, now: Timestamp, settings: AlertSettings) -> Result<Appended> {

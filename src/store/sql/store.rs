@@ -7,13 +7,13 @@ use std::future::Future;
 use tokio::sync::watch;
 
 use crate::domain::alerts::AlertSettings;
-use crate::domain::{CatalogKind, Client, Entry, Timestamp};
+use crate::domain::{CatalogCommand, CatalogKind, Client, Entry, Timestamp};
 
 use super::super::engine::Appended;
 use super::super::{
-    ActivityCount, ActivityQuery, AlertFilter, AlertRecord, ClientCount, ClientFilter, CountFilter,
-    Dimensions, EventFilter, HistoryKey, HistoryRecord, Mutation, Outcome, Page, Result,
-    StatusEventRecord, Store, Stream, StreamBounds,
+    ActivityCount, ActivityQuery, AlertFilter, AlertRecord, CatalogOutcome, ClientCount,
+    ClientFilter, CountFilter, Dimensions, EventFilter, HistoryKey, HistoryRecord, Mutation,
+    Outcome, Page, Result, StatusEventRecord, Store, Stream, StreamBounds,
 };
 use super::{Conn, read};
 
@@ -29,6 +29,10 @@ pub trait Backend: Send + Sync + 'static {
         &self,
         mutation: Mutation,
     ) -> impl Future<Output = Result<(Outcome, Appended)>> + Send;
+    fn change_catalog(
+        &self,
+        mutation: Mutation<CatalogCommand>,
+    ) -> impl Future<Output = Result<(CatalogOutcome, Appended)>> + Send;
     fn raise_due_alerts(
         &self,
         now: Timestamp,
@@ -68,6 +72,12 @@ impl<B: Backend> SqlStore<B> {
 impl<B: Backend> Store for SqlStore<B> {
     async fn execute(&self, mutation: Mutation) -> Result<Outcome> {
         let (outcome, appended) = self.backend.execute(mutation).await?;
+        self.committed(&appended);
+        Ok(outcome)
+    }
+
+    async fn change_catalog(&self, mutation: Mutation<CatalogCommand>) -> Result<CatalogOutcome> {
+        let (outcome, appended) = self.backend.change_catalog(mutation).await?;
         self.committed(&appended);
         Ok(outcome)
     }

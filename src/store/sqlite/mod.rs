@@ -19,7 +19,8 @@ use super::engine::Appended;
 use super::sql::driver::Db;
 use super::sql::store::{Backend, SqlStore};
 use super::sql::write::{CatalogCache, legacy_requests};
-use super::{Mutation, Outcome, Result, StoreError};
+use super::{CatalogOutcome, Mutation, Outcome, Result, StoreError};
+use crate::domain::CatalogCommand;
 
 mod conn;
 mod writer;
@@ -106,6 +107,14 @@ impl Backend for SqliteBackend {
 
     async fn execute(&self, mutation: Mutation) -> Result<(Outcome, Appended)> {
         self.submit(|reply| Job::Execute(Box::new(mutation), reply))
+            .await
+    }
+
+    async fn change_catalog(
+        &self,
+        mutation: Mutation<CatalogCommand>,
+    ) -> Result<(CatalogOutcome, Appended)> {
+        self.submit(|reply| Job::ChangeCatalog(Box::new(mutation), reply))
             .await
     }
 

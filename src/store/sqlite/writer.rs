@@ -16,12 +16,13 @@ use sqlx::{ConnectOptions, Connection, SqliteConnection};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::clock::Clock;
+use crate::domain::CatalogCommand;
 use crate::domain::Timestamp;
 use crate::domain::alerts::AlertSettings;
 use crate::domain::rules::Settings;
-use crate::store::engine::{self, Appended, Env, Executed};
+use crate::store::engine::{self, Appended, Applies, Env, Executed};
 use crate::store::sql::write::{CatalogCache, Tx, prune_requests, prune_streams};
-use crate::store::{Mutation, Outcome, Result, StoreError};
+use crate::store::{CatalogOutcome, Mutation, Outcome, Result, StoreError};
 
 use super::conn::classify;
 use crate::store::sql::driver::Db;
@@ -34,6 +35,10 @@ type Reply<T> = oneshot::Sender<Result<T>>;
 /// One write waiting for the writer, with where its answer goes.
 pub enum Job {
     Execute(Box<Mutation>, Reply<(Outcome, Appended)>),
+    ChangeCatalog(
+        Box<Mutation<CatalogCommand>>,
+        Reply<(CatalogOutcome, Appended)>,
+    ),
     RaiseDueAlerts(Timestamp, AlertSettings, Reply<Appended>),
     PruneStreams(Timestamp, Reply<()>),
     PruneRequests(Timestamp, Reply<u64>),
@@ -80,6 +85,7 @@ impl Job {
     fn abandoned(&self) -> bool {
         match self {
             Job::Execute(_, r) => r.is_closed(),
+            Job::ChangeCatalog(_, r) => r.is_closed(),
             Job::RaiseDueAlerts(_, _, r) => r.is_closed(),
             Job::PruneStreams(_, r) => r.is_closed(),
             Job::PruneRequests(_, r) => r.is_closed(),
@@ -89,6 +95,7 @@ impl Job {
     fn fail(self, failure: &Failure) {
         match self {
             Job::Execute(_, r) => fail(r, failure),
+            Job::ChangeCatalog(_, r) => fail(r, failure),
             Job::RaiseDueAlerts(_, _, r) => fail(r, failure),
             Job::PruneStreams(_, r) => fail(r, failure),
             Job::PruneRequests(_, r) => fail(r, failure),
@@ -295,25 +302,14 @@ impl Writer {
         conn: &mut SqliteConnection,
         now: Timestamp,
     ) -> Box<dyn Answer> {
-        let legacy_requests = self.legacy_requests;
-        let env = Env {
-            now,
-            settings: &self.settings,
-            legacy_requests,
-        };
+        if let Job::Execute(m, reply) = job {
+            return pending(self.apply(&m, conn, now).await, reply);
+        }
+        if let Job::ChangeCatalog(m, reply) = job {
+            return pending(self.apply(&m, conn, now).await, reply);
+        }
         let mut tx = Tx::new(Db(&mut *conn), self.catalog.clone());
         match job {
-            Job::Execute(m, reply) => {
-                let result = match engine::execute(&mut tx, &m, env).await {
-                    Ok(Executed::Applied(outcome, appended)) => Ok((*outcome, appended)),
-                    Ok(Executed::AlreadyAnswered) => {
-                        drop(tx);
-                        answered(conn, self.catalog.clone(), &m, legacy_requests).await
-                    }
-                    Err(e) => Err(e),
-                };
-                pending(result, reply)
-            }
             Job::RaiseDueAlerts(at, alerts, reply) => {
                 pending(engine::raise_due(&mut tx, at, &alerts).await, reply)
             }
@@ -327,21 +323,35 @@ impl Writer {
                 }
                 pending(result.map(|(removed, _)| removed), reply)
             }
+            Job::Execute(m, reply) => pending(self.apply(&m, conn, now).await, reply),
+            Job::ChangeCatalog(m, reply) => pending(self.apply(&m, conn, now).await, reply),
         }
     }
-}
 
-/// The answer recorded earlier for `m`, after undoing this attempt's work.
-async fn answered(
-    conn: &mut SqliteConnection,
-    catalog: Arc<CatalogCache>,
-    m: &Mutation,
-    legacy_requests: bool,
-) -> Result<(Outcome, Appended)> {
-    exec(conn, "ROLLBACK TO write").await?;
-    let mut tx = Tx::new(Db(conn), catalog);
-    let outcome = engine::answer_of(&mut tx, m, legacy_requests).await?;
-    Ok((outcome, Appended::default()))
+    /// Runs a request; when its id already has an answer, undoes the attempt and gives that.
+    async fn apply<C: Applies>(
+        &self,
+        m: &Mutation<C>,
+        conn: &mut SqliteConnection,
+        now: Timestamp,
+    ) -> Result<(C::Outcome, Appended)> {
+        let env = Env {
+            now,
+            settings: &self.settings,
+            legacy_requests: self.legacy_requests,
+        };
+        let mut tx = Tx::new(Db(&mut *conn), self.catalog.clone());
+        match engine::execute(&mut tx, m, env).await? {
+            Executed::Applied(outcome, appended) => Ok((*outcome, appended)),
+            Executed::AlreadyAnswered => {
+                drop(tx);
+                exec(conn, "ROLLBACK TO write").await?;
+                let mut tx = Tx::new(Db(conn), self.catalog.clone());
+                let outcome = engine::answer_of(&mut tx, m, self.legacy_requests).await?;
+                Ok((outcome, Appended::default()))
+            }
+        }
+    }
 }
 
 /// Puts `job` and the rest back into `batch`, so they are answered with the batch's failure.

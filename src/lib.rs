@@ -5,12 +5,16 @@
 //! - `alerts`: the scheduler raising time-based alerts; streams are in `grpc::streams`.
 //! - `grpc`: handlers, validation, conversions, error mapping, the caller's identity.
 //! - `telemetry`: Prometheus metrics and the per-RPC span/metrics layer.
+//! - `health`: the truthful health service; `net`: accept loop, connection limits, TLS.
 //! - `startup`: wiring and `run(config, listener, shutdown)`; `config`: flags and variables.
 pub mod alerts;
 pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod grpc;
+pub mod health;
+pub mod net;
+pub mod preflight;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

@@ -12,6 +12,8 @@ mod catalog;
 mod cli;
 #[path = "api/concurrency.rs"]
 mod concurrency;
+#[path = "api/connections.rs"]
+mod connections;
 #[path = "api/declarations.rs"]
 mod declarations;
 #[path = "api/durability.rs"]
@@ -24,6 +26,8 @@ mod fields;
 mod helpers;
 #[path = "api/idempotency.rs"]
 mod idempotency;
+#[path = "api/process.rs"]
+mod process;
 #[path = "api/reads.rs"]
 mod reads;
 #[path = "api/reports.rs"]

@@ -248,6 +248,11 @@ fn refuse(code: Code, reason: &str, message: &str) -> Status {
     )
 }
 
+/// Marks a reflection request that carries no token: it is answered from the health
+/// service's schema only (`health::reflection`), so probes and grpcurl need no credentials.
+#[derive(Debug, Clone, Copy)]
+pub struct Anonymous;
+
 /// Tower layer enforcing `authorize` in front of every service of the server.
 #[derive(Debug, Clone)]
 pub struct AccessLayer {
@@ -294,6 +299,15 @@ where
     }
 
     fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
+        let anonymous = self.tokens.is_some()
+            && !request.headers().contains_key(http::header::AUTHORIZATION)
+            && ANY_ROLE_PREFIXES
+                .iter()
+                .any(|p| request.uri().path().starts_with(p));
+        if anonymous {
+            request.extensions_mut().insert(Anonymous);
+            return Box::pin(self.inner.call(request));
+        }
         match authorize(
             self.tokens.as_deref(),
             request.uri().path(),

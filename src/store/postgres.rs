@@ -437,6 +437,14 @@ impl Store for PgStore {
     fn wakeups(&self) -> watch::Receiver<u64> {
         self.wake.subscribe()
     }
+
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
 }
 
 /// Wakes local subscribers when any process sharing the database commits stream entries.

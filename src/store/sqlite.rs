@@ -385,6 +385,15 @@ impl Store for SqliteStore {
         .map_err(db_error)?;
         rows.into_iter().map(HistoryRecord::try_from).collect()
     }
+
+    /// On the reader pool: a health probe must not queue behind writes.
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.reader)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
 }
 
 struct SqliteTx(Transaction<'static, Sqlite>);

@@ -76,7 +76,8 @@ pub async fn run_with_clock(
         }
     };
     let access = AccessLayer::new(tokens);
-    let url = config.database_url.as_str();
+    let url = crate::preflight::with_tls_default(&config.database_url);
+    let url = url.as_str();
     crate::preflight::database(url).await?;
     if url.starts_with("sqlite:") {
         let store = Arc::new(SqliteStore::connect(url, clock.clone(), config.settings()).await?);

@@ -22,6 +22,8 @@ mod durability;
 mod events;
 #[path = "api/fields.rs"]
 mod fields;
+#[path = "api/health.rs"]
+mod health;
 #[path = "api/helpers.rs"]
 mod helpers;
 #[path = "api/idempotency.rs"]
@@ -36,6 +38,8 @@ mod reports;
 mod server;
 #[path = "api/streams.rs"]
 mod streams;
+#[path = "api/tls.rs"]
+mod tls;
 #[path = "api/upgrade.rs"]
 mod upgrade;
 #[path = "api/validation.rs"]

@@ -32,7 +32,7 @@ pub fn raise_open_files() -> Option<u64> {
             );
         }
     }
-    Some(limit.rlim_cur as u64)
+    Some(limit.rlim_cur)
 }
 
 /// How many client connections may be open at once: the setting, but never so many that

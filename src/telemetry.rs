@@ -10,11 +10,13 @@ use std::time::Instant;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
+mod calls;
 mod otel;
+mod process;
 mod rpc;
 
 pub use otel::{Tracing, TracingError};
-pub use rpc::{Rpc, RpcLayer, note_client_ids};
+pub use rpc::{Rpc, RpcLayer, note_client_ids, note_principal};
 
 /// Latency buckets, in seconds.
 const BUCKETS: [f64; 12] = [
@@ -94,7 +96,8 @@ const STREAMS: [&str; 2] = ["status", "alerts"];
 /// The process's metrics. One set per process: several servers in one process add up.
 #[derive(Default)]
 pub struct Metrics {
-    rpcs: Mutex<BTreeMap<(String, String), Histogram>>,
+    /// By (service, method, code): names from `calls`, so the set is bounded.
+    rpcs: Mutex<BTreeMap<(&'static str, &'static str, &'static str), Histogram>>,
     transitions: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
     alerts: Mutex<BTreeMap<&'static str, u64>>,
     events_written: AtomicU64,
@@ -110,11 +113,17 @@ pub fn metrics() -> &'static Metrics {
 }
 
 impl Metrics {
-    fn observe_rpc(&self, method: &str, code: &str, seconds: f64) {
+    fn observe_rpc(
+        &self,
+        service: &'static str,
+        method: &'static str,
+        code: &'static str,
+        seconds: f64,
+    ) {
         self.rpcs
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .entry((method.to_string(), code.to_string()))
+            .entry((service, method, code))
             .or_default()
             .observe(seconds);
     }
@@ -192,22 +201,35 @@ impl Metrics {
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();
+        process::render(&mut out);
+        let _ = writeln!(
+            out,
+            "# HELP clientstatus_build_info The running build: version and git commit.\n\
+             # TYPE clientstatus_build_info gauge\n\
+             clientstatus_build_info{{version=\"{}\",commit=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION"),
+            env!("CLIENTSTATUS_GIT_COMMIT")
+        );
         out.push_str(
-            "# HELP clientstatus_rpc_requests_total gRPC calls by method and status code.\n",
+            "# HELP clientstatus_rpc_requests_total gRPC calls by service, method and status \
+             code, counted when they end (streams too).\n",
         );
         out.push_str("# TYPE clientstatus_rpc_requests_total counter\n");
         let rpcs = self.rpcs.lock().unwrap_or_else(|e| e.into_inner());
-        for ((method, code), h) in rpcs.iter() {
+        for ((service, method, code), h) in rpcs.iter() {
             let _ = writeln!(
                 out,
-                "clientstatus_rpc_requests_total{{method=\"{method}\",code=\"{code}\"}} {}",
+                "clientstatus_rpc_requests_total{{service=\"{service}\",method=\"{method}\",code=\"{code}\"}} {}",
                 h.count
             );
         }
-        out.push_str("# HELP clientstatus_rpc_duration_seconds gRPC call latency.\n");
+        out.push_str(
+            "# HELP clientstatus_rpc_duration_seconds gRPC call latency, to the end of the \
+             response (a stream's whole life).\n",
+        );
         out.push_str("# TYPE clientstatus_rpc_duration_seconds histogram\n");
-        for ((method, code), h) in rpcs.iter() {
-            let labels = format!("method=\"{method}\",code=\"{code}\"");
+        for ((service, method, code), h) in rpcs.iter() {
+            let labels = format!("service=\"{service}\",method=\"{method}\",code=\"{code}\"");
             h.render(&mut out, "clientstatus_rpc_duration_seconds", &labels);
         }
         drop(rpcs);
@@ -352,7 +374,15 @@ pub async fn timed_commit<T>(op: &'static str, commit: impl Future<Output = T>) 
     result
 }
 
-/// Serves `GET /metrics` on `listener` until the task is dropped. A deliberately small HTTP/1.1
+/// The method and the path without its query string (`/metrics?x=1` is `/metrics`).
+fn request_line(head: &str) -> (&str, &str) {
+    let mut words = head.split_whitespace();
+    let method = words.next().unwrap_or_default();
+    let target = words.next().unwrap_or_default();
+    (method, target.split('?').next().unwrap_or_default())
+}
+
+/// Serves `GET /metrics` (and `HEAD`) on `listener` until the task is dropped. A deliberately small HTTP/1.1
 /// responder: one request per connection, bounded request size.
 pub async fn serve_metrics(listener: TcpListener) {
     loop {
@@ -372,14 +402,21 @@ pub async fn serve_metrics(listener: TcpListener) {
                 }
             }
             let head = String::from_utf8_lossy(&buf[..read]);
-            let (status, body) = if head.starts_with("GET /metrics ") {
-                ("200 OK", metrics().render())
-            } else {
-                ("404 Not Found", "not found: try GET /metrics\n".to_string())
+            let (status, body, send_body) = match request_line(&head) {
+                (method @ ("GET" | "HEAD"), "/metrics") => {
+                    ("200 OK", metrics().render(), method == "GET")
+                }
+                _ => (
+                    "404 Not Found",
+                    "not found: try GET /metrics\n".to_string(),
+                    true,
+                ),
             };
+            // HEAD: the headers GET would send, Content-Length included, and no body.
             let response = format!(
-                "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
+                "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+                body.len(),
+                if send_body { body.as_str() } else { "" }
             );
             let _ = socket.write_all(response.as_bytes()).await;
         });

@@ -22,14 +22,22 @@ mod durability;
 mod events;
 #[path = "api/fields.rs"]
 mod fields;
+#[path = "api/gzip.rs"]
+mod gzip;
 #[path = "api/health.rs"]
 mod health;
 #[path = "api/helpers.rs"]
 mod helpers;
 #[path = "api/idempotency.rs"]
 mod idempotency;
+#[path = "api/logs.rs"]
+mod logs;
+#[path = "api/metrics.rs"]
+mod metrics;
 #[path = "api/process.rs"]
 mod process;
+#[path = "api/prometheus.rs"]
+mod prometheus;
 #[path = "api/reads.rs"]
 mod reads;
 #[path = "api/reports.rs"]

@@ -315,6 +315,7 @@ where
         ) {
             Ok(principal) => {
                 if let Some(p) = principal {
+                    crate::telemetry::note_principal(&p.name);
                     request.extensions_mut().insert(p);
                 }
                 Box::pin(self.inner.call(request))

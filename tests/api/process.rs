@@ -14,8 +14,8 @@ pub struct Binary {
 }
 
 impl Binary {
-    /// `serve` with `args` after `--log-format json` (and `--listen 127.0.0.1:0` unless `args`
-    /// name an address); `open_files` lowers
+    /// `serve` with `args`, plus `--log-format json` and `--listen 127.0.0.1:0` unless `args`
+    /// set them; `open_files` lowers
     /// RLIMIT_NOFILE (soft and hard) for the child only.
     pub fn start(args: &[&str], open_files: Option<u64>) -> Binary {
         Self::start_with_env(args, &[], open_files)
@@ -27,13 +27,16 @@ impl Binary {
         let stderr = dir.path().join("stderr");
         let mut command = Command::new(env!("CARGO_BIN_EXE_clientstatus"));
         command
-            .args(["serve", "--log-format", "json"])
+            .arg("serve")
             .args(args)
             .env_remove("RUST_LOG")
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&stdout).expect("stdout file"))
             .stderr(std::fs::File::create(&stderr).expect("stderr file"));
+        if !args.contains(&"--log-format") {
+            command.args(["--log-format", "json"]);
+        }
         if !args.contains(&"--listen") {
             command.args(["--listen", "127.0.0.1:0"]);
         }

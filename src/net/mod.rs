@@ -1,5 +1,5 @@
 //! The network edge: the open-file limit, the accept loop (connection cap, handshake timeout,
-//! accept backoff) and TLS. `startup` calls `listener_settings` and serves `incoming`.
+//! accept backoff) and TLS. `startup` calls `prepare` and serves `incoming`.
 use std::net::SocketAddr;
 use std::time::Duration;
 

@@ -97,7 +97,8 @@ impl Call {
     pub fn finish(self, code: Code) {
         let name = code_name(code);
         let seconds = self.started.elapsed().as_secs_f64();
-        self.span.record("rpc.code", name);
+        // The span keeps tonic's spelling of the code ("NotFound"), as its consumers know it.
+        self.span.record("rpc.code", format!("{code:?}").as_str());
         self.span.record("rpc.grpc.status_code", code as i32);
         if super::rpc::is_server_error(code) {
             self.span.record("otel.status_code", "ERROR");

@@ -1,6 +1,7 @@
 //! Who may call what (spec section 7), and the tower layer that enforces it on every RPC.
 //! Tokens come from a file of SHA-256 hashes; a presented token is hashed and compared with
-//! every entry in constant time. Health checks and reflection need no token.
+//! every entry in constant time. Health checks need no token; reflection without one describes
+//! only the health service (`health::reflection`).
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -207,13 +208,7 @@ fn authorize(
             v.strip_prefix("Bearer ")
                 .or_else(|| v.strip_prefix("bearer "))
         })
-        .ok_or_else(|| {
-            refuse(
-                Code::Unauthenticated,
-                "MISSING_TOKEN",
-                "send `authorization: Bearer <token>`",
-            )
-        })?;
+        .ok_or_else(missing_token)?;
     let credential = tokens.find(token.trim()).ok_or_else(|| {
         refuse(
             Code::Unauthenticated,
@@ -238,6 +233,15 @@ fn authorize(
             .iter()
             .any(|r| r.acts_for_users() && r.may_call(method)),
     }))
+}
+
+/// UNAUTHENTICATED `MISSING_TOKEN`, as for any call without a token.
+pub fn missing_token() -> Status {
+    refuse(
+        Code::Unauthenticated,
+        "MISSING_TOKEN",
+        "send `authorization: Bearer <token>`",
+    )
 }
 
 fn refuse(code: Code, reason: &str, message: &str) -> Status {

@@ -13,7 +13,7 @@ use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
 use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
 
 use crate::helpers::*;
-use crate::process::Binary;
+use crate::process::{Binary, tokens_file};
 
 #[tokio::test]
 async fn a_graceful_stop_turns_health_not_serving_and_ends_the_watch() {
@@ -63,31 +63,17 @@ async fn an_unknown_service_is_not_found() {
     assert_eq!(err.code(), tonic::Code::NotFound);
 }
 
-fn tokens_file(dir: &std::path::Path) -> std::path::PathBuf {
-    use sha2::Digest;
-    let hash: String = sha2::Sha256::digest(b"s3cret")
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let path = dir.join("tokens.toml");
-    std::fs::write(
-        &path,
-        format!("[[tokens]]\nprincipal = \"ops\"\nroles = [\"manager\"]\nsha256 = \"{hash}\"\n"),
-    )
-    .expect("tokens");
-    path
-}
-
-/// The services reflection lists, and whether it knows `symbol`.
+/// Whether reflection knows `symbol` (asked first, as grpcurl does), then the services it
+/// lists on the same stream.
 async fn reflect(app: &TestApp, token: Option<&str>, symbol: &str) -> (Vec<String>, bool) {
     let requests = vec![
         ServerReflectionRequest {
             host: String::new(),
-            message_request: Some(MessageRequest::ListServices(String::new())),
+            message_request: Some(MessageRequest::FileContainingSymbol(symbol.into())),
         },
         ServerReflectionRequest {
             host: String::new(),
-            message_request: Some(MessageRequest::FileContainingSymbol(symbol.into())),
+            message_request: Some(MessageRequest::ListServices(String::new())),
         },
     ];
     let mut request = tonic::Request::new(tokio_stream::iter(requests));
@@ -107,7 +93,7 @@ async fn reflect(app: &TestApp, token: Option<&str>, symbol: &str) -> (Vec<Strin
     while let Some(response) = responses.next().await {
         let response = match response {
             Ok(response) => response,
-            Err(e) if e.code() == tonic::Code::NotFound => break, // an unknown symbol
+            Err(e) if e.code() == tonic::Code::NotFound => continue, // an unknown symbol
             Err(e) => panic!("reflection failed: {e:?}"),
         };
         match response.message_response {
@@ -122,9 +108,9 @@ async fn reflect(app: &TestApp, token: Option<&str>, symbol: &str) -> (Vec<Strin
 }
 
 #[tokio::test]
-async fn without_a_token_reflection_shows_health_and_nothing_else() {
+async fn without_a_token_reflection_describes_health_and_nothing_else() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let tokens = tokens_file(dir.path());
+    let tokens = tokens_file(dir.path(), "ops");
     let app = spawn_with(|c| c.tokens_file = Some(tokens)).await;
 
     let health = HealthClient::new(app.channel.clone())
@@ -143,6 +129,14 @@ async fn without_a_token_reflection_shows_health_and_nothing_else() {
     assert!(found, "the health schema is served without a token");
     let (_, found) = reflect(&app, None, "crm.clientstatus.v1.ClientStatusService").await;
     assert!(!found, "the contract is not served without a token");
+    let listing = ServerReflectionClient::new(app.channel.clone())
+        .server_reflection_info(tokio_stream::iter(vec![ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        }]))
+        .await
+        .expect_err("listing the services needs a token");
+    assert_eq!(listing.code(), tonic::Code::Unauthenticated);
 
     let (services, found) = reflect(
         &app,

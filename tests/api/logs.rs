@@ -6,33 +6,16 @@ use clientstatus::proto::GetClientRequest;
 use clientstatus::proto::client_status_service_client::ClientStatusServiceClient;
 
 use crate::helpers::connect;
-use crate::process::Binary;
+use crate::process::{Binary, tokens_file};
 
 fn sqlite(dir: &tempfile::TempDir) -> String {
     format!("sqlite:{}", dir.path().join("c.db").display())
 }
 
-fn tokens_file(dir: &std::path::Path) -> std::path::PathBuf {
-    use sha2::Digest;
-    let hash: String = sha2::Sha256::digest(b"s3cret")
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let path = dir.join("tokens.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "[[tokens]]\nprincipal = \"ops-desk\"\nroles = [\"manager\"]\nsha256 = \"{hash}\"\n"
-        ),
-    )
-    .expect("tokens");
-    path
-}
-
 #[tokio::test]
 async fn each_rpc_logs_its_method_code_duration_client_principal_and_trace() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let tokens = tokens_file(dir.path());
+    let tokens = tokens_file(dir.path(), "ops-desk");
     let db = sqlite(&dir);
     let server = Binary::start(
         &[

@@ -135,6 +135,24 @@ impl Binary {
     }
 }
 
+/// A tokens file with one `manager` token, `s3cret`, for `principal`.
+pub fn tokens_file(dir: &std::path::Path, principal: &str) -> PathBuf {
+    use sha2::Digest;
+    let hash: String = sha2::Sha256::digest(b"s3cret")
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let path = dir.join("tokens.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[[tokens]]\nprincipal = \"{principal}\"\nroles = [\"manager\"]\nsha256 = \"{hash}\"\n"
+        ),
+    )
+    .expect("tokens");
+    path
+}
+
 impl Drop for Binary {
     fn drop(&mut self) {
         let _ = self.child.kill();

@@ -1,6 +1,6 @@
 //! gRPC over TLS, with certificates made in the test: calls, mutual TLS, the rule that bearer
 //! tokens never cross a network in clear text, and certificates replaced while serving.
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use clientstatus::config::Config;
@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
 use crate::helpers::*;
-use crate::process::Binary;
+use crate::process::{Binary, tokens_file};
 
 /// A certificate authority and what it issues, as PEM.
 struct Ca {
@@ -253,25 +253,10 @@ async fn replaced_certificates_serve_new_connections_and_keep_open_ones() {
     );
 }
 
-fn tokens_file(dir: &Path) -> PathBuf {
-    use sha2::Digest;
-    let hash: String = sha2::Sha256::digest(b"s3cret")
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let path = dir.join("tokens.toml");
-    std::fs::write(
-        &path,
-        format!("[[tokens]]\nprincipal = \"ops\"\nroles = [\"manager\"]\nsha256 = \"{hash}\"\n"),
-    )
-    .expect("tokens");
-    path
-}
-
 #[tokio::test]
 async fn tokens_on_a_network_address_without_tls_refuse_to_start() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let tokens = tokens_file(dir.path());
+    let tokens = tokens_file(dir.path(), "ops");
     let db = format!("sqlite:{}", dir.path().join("c.db").display());
     let args = [
         "--database-url",

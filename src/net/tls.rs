@@ -48,37 +48,44 @@ impl TlsSettings {
     }
 
     /// Reloads on SIGHUP and when the files change, until the task is dropped. A file that
-    /// cannot be used is logged and the previous certificates stay in force.
-    pub async fn watch(self, files: TlsFiles) {
-        let mut seen = stamps(&files);
+    /// cannot be used is logged and the previous certificates stay in force. The SIGHUP handler
+    /// is in place when this returns (before the task first runs): a SIGHUP never kills us.
+    pub fn watch(self, files: TlsFiles) -> impl std::future::Future<Output = ()> + Send {
         let mut hangup =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
-        loop {
-            let signalled = async {
-                match hangup.as_mut() {
-                    Some(s) => s.recv().await.is_some(),
-                    None => std::future::pending().await,
-                }
-            };
-            let reason = tokio::select! {
-                true = signalled => "SIGHUP",
-                () = tokio::time::sleep(CHECK_EVERY) => {
-                    let now = stamps(&files);
-                    if now == seen {
-                        continue;
+        async move {
+            let mut seen = stamps(&files);
+            loop {
+                let signalled = async {
+                    match hangup.as_mut() {
+                        Some(s) => s.recv().await.is_some(),
+                        None => std::future::pending().await,
                     }
-                    seen = now;
-                    "the files changed"
-                }
-            };
-            match server_config(&files) {
-                Ok(config) => {
-                    *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(config);
-                    tracing::info!(cert = %files.cert.display(), reason, "TLS certificates reloaded");
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, reason, "TLS reload failed; keeping the certificates in use")
-                }
+                };
+                let reason = tokio::select! {
+                    true = signalled => "SIGHUP",
+                    () = tokio::time::sleep(CHECK_EVERY) => {
+                        let now = stamps(&files);
+                        if now == seen {
+                            continue;
+                        }
+                        seen = now;
+                        "the files changed"
+                    }
+                };
+                self.reload(&files, reason);
+            }
+        }
+    }
+
+    fn reload(&self, files: &TlsFiles, reason: &str) {
+        match server_config(files) {
+            Ok(config) => {
+                *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(config);
+                tracing::info!(cert = %files.cert.display(), reason, "TLS certificates reloaded");
+            }
+            Err(e) => {
+                tracing::error!(error = %e, reason, "TLS reload failed; keeping the certificates in use")
             }
         }
     }

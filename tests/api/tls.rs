@@ -285,3 +285,75 @@ async fn tokens_on_a_network_address_without_tls_refuse_to_start() {
     let trusted = Binary::start(&with_flag, None);
     trusted.addr().await;
 }
+
+/// Writes `text` over `path` padded to the old file's length and with its old modification
+/// time, so only a SIGHUP can tell the server the file changed.
+fn replace_unnoticed(path: &std::path::Path, text: &str) {
+    let old = std::fs::metadata(path).expect("old file");
+    let mut padded = text.to_string();
+    let room = usize::try_from(old.len())
+        .expect("size")
+        .saturating_sub(padded.len());
+    padded.push_str(&"\n".repeat(room));
+    assert_eq!(padded.len() as u64, old.len(), "the new file is not longer");
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(path)
+        .expect("open");
+    std::io::Write::write_all(&mut &file, padded.as_bytes()).expect("write");
+    file.set_modified(old.modified().expect("mtime"))
+        .expect("set mtime");
+}
+
+#[tokio::test]
+async fn sighup_reloads_the_certificates_and_a_bad_file_keeps_the_old_ones() {
+    let old_ca = Ca::new("old CA");
+    let files = Files::new();
+    let (cert, key) = old_ca.issue(false);
+    // Room to spare, so the new certificate fits in the old file's length.
+    let cert_path = files.write("server.pem", &format!("{cert}{}", "\n".repeat(512)));
+    let key_path = files.write("server.key", &format!("{key}{}", "\n".repeat(512)));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = format!("sqlite:{}", dir.path().join("c.db").display());
+    let server = Binary::start(
+        &[
+            "--database-url",
+            &db,
+            "--tls-cert",
+            cert_path.to_str().expect("path"),
+            "--tls-key",
+            key_path.to_str().expect("path"),
+        ],
+        None,
+    );
+    let addr = server.addr().await;
+    assert!(
+        reaches_the_service(tls_channel(addr, &old_ca.pem, None).await.expect("connect")).await
+    );
+
+    // A broken key: the reload fails and the certificate in use stays.
+    replace_unnoticed(&key_path, "not a key");
+    server.signal(libc::SIGHUP);
+    server
+        .wait_for_log("TLS reload failed; keeping the certificates in use")
+        .await;
+    assert!(reaches_the_service(tls_channel(addr, &old_ca.pem, None).await.expect("old")).await);
+
+    let new_ca = Ca::new("new CA");
+    let (cert, key) = new_ca.issue(false);
+    replace_unnoticed(&cert_path, &cert);
+    replace_unnoticed(&key_path, &key);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert!(
+        tls_channel(addr, &old_ca.pem, None).await.is_ok(),
+        "unchanged size and time: not reloaded before the signal"
+    );
+    server.signal(libc::SIGHUP);
+    let reloaded = server.wait_for_log("TLS certificates reloaded").await;
+    assert_eq!(reloaded["fields"]["reason"], "SIGHUP", "{reloaded}");
+    let channel = tls_channel(addr, &new_ca.pem, None)
+        .await
+        .expect("the new certificate after SIGHUP");
+    assert!(reaches_the_service(channel).await);
+}

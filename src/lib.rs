@@ -5,7 +5,8 @@
 //! - `alerts`: the scheduler raising time-based alerts; streams are in `grpc::streams`.
 //! - `grpc`: handlers, validation, conversions, error mapping, the caller's identity.
 //! - `telemetry`: Prometheus metrics and the per-RPC span/metrics layer.
-//! - `health`: the truthful health service; `net`: accept loop, connection limits, TLS.
+//! - `health`: the truthful health service; `net`: accept loop, connection limits, TLS;
+//!   `preflight`: what is checked before the database is opened.
 //! - `startup`: wiring and `run(config, listener, shutdown)`; `config`: flags and variables.
 pub mod alerts;
 pub mod clock;

@@ -8,6 +8,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/crm/clientstatus/v1/client_status_service.proto",
         "proto/crm/clientstatus/v1/status_catalog_service.proto",
         "proto/crm/clientstatus/v1/client_report_service.proto",
+        // Vendored so server reflection can describe the error details (no code generated:
+        // tonic-types has these types).
+        "proto/google/rpc/status.proto",
+        "proto/google/rpc/error_details.proto",
     ];
     for proto in &protos {
         println!("cargo:rerun-if-changed={proto}");
@@ -24,6 +28,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         // Sorted maps encode deterministically, so a retried request hashes the same.
         .btree_map(".")
+        .extern_path(".google.rpc", "::tonic_types::pb")
         // Malformed requests are INVALID_ARGUMENT, not INTERNAL (see src/grpc/codec.rs).
         .codec_path("crate::grpc::codec::Codec")
         .file_descriptor_set_path(out_dir.join("clientstatus_descriptor.bin"))

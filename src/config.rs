@@ -91,6 +91,11 @@ pub struct Config {
     #[arg(long, env = "CLIENTSTATUS_EVENT_RETENTION", value_parser = parse_duration)]
     pub event_retention: Option<chrono::Duration>,
 
+    /// Keep answered requests this long (e.g. 30d): a retry with the same request_id within it
+    /// gets the first answer; after it, the request is taken as new.
+    #[arg(long, env = "CLIENTSTATUS_REQUEST_RETENTION", default_value = "30d", value_parser = parse_duration)]
+    pub request_retention: chrono::Duration,
+
     /// On SIGTERM/SIGINT, how long calls and streams in flight may take to finish (e.g. 10s);
     /// connections still open then are closed (a consumer that stopped reading would otherwise
     /// hold the drain open for ever).
@@ -139,6 +144,9 @@ pub struct Config {
     /// service mesh that encrypts); without it such a server refuses to start.
     #[arg(long, env = "CLIENTSTATUS_ALLOW_PLAINTEXT", default_value_t = false)]
     pub allow_plaintext: bool,
+    /// Page tokens and the error model (src/grpc/settings.rs).
+    #[command(flatten)]
+    pub edge: crate::grpc::settings::EdgeSettings,
 }
 
 /// Every setting, with the database URL's and the collector URL's passwords masked: this is
@@ -164,6 +172,7 @@ impl fmt::Debug for Config {
                 "event_retention",
                 &self.event_retention.as_ref().map(duration),
             )
+            .field("request_retention", &duration(&self.request_retention))
             .field("drain_timeout", &duration(&self.drain_timeout))
             .field(
                 "otlp_endpoint",
@@ -179,6 +188,7 @@ impl fmt::Debug for Config {
             .field("tls_key", &self.tls_key)
             .field("tls_client_ca", &self.tls_client_ca)
             .field("allow_plaintext", &self.allow_plaintext)
+            .field("edge", &self.edge)
             .finish()
     }
 }
@@ -195,6 +205,7 @@ impl Config {
             follow_up_stale_days: 14,
             alert_poll_interval: chrono::Duration::seconds(1),
             event_retention: None,
+            request_retention: chrono::Duration::days(30),
             log_format: LogFormat::Text,
             tokens_file: None,
             metrics_listen: None,
@@ -207,6 +218,7 @@ impl Config {
             tls_key: None,
             tls_client_ca: None,
             allow_plaintext: false,
+            edge: Default::default(),
         }
     }
 
@@ -221,6 +233,7 @@ impl Config {
                 .to_std()
                 .unwrap_or(std::time::Duration::from_secs(1)),
             retention: self.event_retention,
+            request_retention: self.request_retention,
         }
     }
 

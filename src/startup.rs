@@ -150,6 +150,8 @@ async fn serve<S: Store>(
         health.stopping();
         let _ = stopping.send(true);
     };
+    crate::grpc::status::set_error_domain(&config.edge.error_domain);
+    let page_tokens = crate::grpc::page::PageTokens::new(config.edge.page_token_key.as_deref())?;
     let reflection = |health_only: bool| {
         let builder = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET);
@@ -187,6 +189,7 @@ async fn serve<S: Store>(
         .http2_max_header_list_size(net::MAX_HEADER_LIST_SIZE)
         .layer(RpcLayer)
         .layer(access)
+        .layer(crate::grpc::framing::FramingLayer)
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -199,6 +202,7 @@ async fn serve<S: Store>(
         .add_service(gzip!(ClientStatusServiceServer::new(ClientStatusApi::new(
             store,
             stop_watch.clone(),
+            page_tokens,
         ))))
         .serve_with_incoming_shutdown(incoming, shutdown);
     // The drain has a deadline: HTTP/2 flow control lets a consumer that stopped reading keep its

@@ -56,10 +56,10 @@ impl Histogram {
 }
 
 /// A connection pool's state when sampled.
-struct PoolSample {
-    size: u32,
-    idle: u32,
-    max: u32,
+pub struct PoolSample {
+    pub size: u32,
+    pub idle: u32,
+    pub max: u32,
 }
 
 /// Samples one pool; `None` once the pool is closed (and then forgotten).
@@ -165,16 +165,25 @@ impl Metrics {
     /// Pools of one name add up (several servers in one process).
     pub fn watch_pool<DB: sqlx::Database>(&self, name: &'static str, pool: &sqlx::Pool<DB>) {
         let pool = pool.clone();
-        let probe: PoolProbe = Box::new(move || {
+        self.watch_connections(name, move || {
             (!pool.is_closed()).then(|| PoolSample {
                 size: pool.size(),
                 idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
                 max: pool.options().get_max_connections(),
             })
         });
+    }
+
+    /// Reports connections that are not a sqlx pool (the SQLite writer's one connection) as
+    /// a pool; `probe` answers `None` once they are closed for good.
+    pub fn watch_connections(
+        &self,
+        name: &'static str,
+        probe: impl Fn() -> Option<PoolSample> + Send + Sync + 'static,
+    ) {
         let mut pools = self.pools.lock().unwrap_or_else(|e| e.into_inner());
         pools.retain(|(_, probe)| probe().is_some());
-        pools.push((name, probe));
+        pools.push((name, Box::new(probe)));
     }
 
     /// A subscriber of `stream` starting after `after`; its lag counts while the result lives.

@@ -15,20 +15,28 @@ mod concurrency;
 mod declarations;
 #[path = "api/durability.rs"]
 mod durability;
+#[path = "api/errors.rs"]
+mod errors;
 #[path = "api/events.rs"]
 mod events;
 #[path = "api/fields.rs"]
 mod fields;
+#[path = "api/fuzz.rs"]
+mod fuzz;
 #[path = "api/helpers.rs"]
 mod helpers;
 #[path = "api/idempotency.rs"]
 mod idempotency;
+#[path = "api/limits.rs"]
+mod limits;
 #[path = "api/postgres_only.rs"]
 mod postgres_only;
 #[path = "api/reads.rs"]
 mod reads;
 #[path = "api/reports.rs"]
 mod reports;
+#[path = "api/requests.rs"]
+mod requests;
 #[path = "api/server.rs"]
 mod server;
 #[path = "api/streams.rs"]

@@ -18,10 +18,16 @@ mod connections;
 mod declarations;
 #[path = "api/durability.rs"]
 mod durability;
+#[path = "api/errors.rs"]
+mod errors;
 #[path = "api/events.rs"]
 mod events;
+#[path = "api/faults.rs"]
+mod faults;
 #[path = "api/fields.rs"]
 mod fields;
+#[path = "api/fuzz.rs"]
+mod fuzz;
 #[path = "api/gzip.rs"]
 mod gzip;
 #[path = "api/health.rs"]
@@ -30,6 +36,8 @@ mod health;
 mod helpers;
 #[path = "api/idempotency.rs"]
 mod idempotency;
+#[path = "api/limits.rs"]
+mod limits;
 #[path = "api/logs.rs"]
 mod logs;
 #[path = "api/metrics.rs"]
@@ -42,6 +50,8 @@ mod prometheus;
 mod reads;
 #[path = "api/reports.rs"]
 mod reports;
+#[path = "api/requests.rs"]
+mod requests;
 #[path = "api/server.rs"]
 mod server;
 #[path = "api/streams.rs"]

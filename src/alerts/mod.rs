@@ -16,10 +16,12 @@ pub struct SchedulerSettings {
     pub poll_interval: Duration,
     /// Stream entries older than this are removed; `None` keeps them for ever.
     pub retention: Option<chrono::Duration>,
+    /// Answered-request records older than this are removed.
+    pub request_retention: chrono::Duration,
 }
 
-/// How often retention runs, at most.
-const PRUNE_EVERY: Duration = Duration::from_secs(60);
+/// How often retention runs, at most (by the service's clock, like the retention itself).
+const PRUNE_EVERY: chrono::Duration = chrono::Duration::seconds(60);
 
 pub async fn run<S: Store>(
     store: Arc<S>,
@@ -27,7 +29,7 @@ pub async fn run<S: Store>(
     settings: SchedulerSettings,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let mut last_prune: Option<tokio::time::Instant> = None;
+    let mut last_prune: Option<chrono::DateTime<chrono::Utc>> = None;
     loop {
         if *shutdown.borrow_and_update() {
             return;
@@ -38,17 +40,38 @@ pub async fn run<S: Store>(
             Ok(n) => tracing::info!(raised = n, "time-based alerts raised"),
             Err(e) => tracing::warn!(error = %e, "raising due alerts failed; will retry"),
         }
-        if let Some(retention) = settings.retention
-            && last_prune.is_none_or(|t| t.elapsed() >= PRUNE_EVERY)
-        {
-            last_prune = Some(tokio::time::Instant::now());
-            if let Err(e) = store.prune_streams(now - retention).await {
+        if last_prune.is_none_or(|t| now - t >= PRUNE_EVERY) {
+            last_prune = Some(now);
+            if let Some(retention) = settings.retention
+                && let Err(e) = store.prune_streams(now - retention).await
+            {
                 tracing::warn!(error = %e, "stream retention failed; will retry");
             }
+            prune_requests(&*store, now - settings.request_retention, &mut shutdown).await;
         }
         tokio::select! {
             _ = tokio::time::sleep(settings.poll_interval) => {}
             Ok(()) = shutdown.changed() => {}
+        }
+    }
+}
+
+/// Removes request records older than `cutoff`, a bounded batch per transaction (other writes
+/// go between batches), until none is left or the server stops.
+async fn prune_requests<S: Store>(
+    store: &S,
+    cutoff: chrono::DateTime<chrono::Utc>,
+    shutdown: &mut watch::Receiver<bool>,
+) {
+    loop {
+        match store.prune_requests(cutoff).await {
+            Ok(removed) if removed < crate::store::sql::write::PRUNE_BATCH as u64 => return,
+            Ok(_) if *shutdown.borrow() => return,
+            Ok(_) => tokio::task::yield_now().await,
+            Err(e) => {
+                tracing::warn!(error = %e, "request retention failed; will retry");
+                return;
+            }
         }
     }
 }

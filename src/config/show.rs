@@ -51,6 +51,14 @@ impl Config {
             ("tls_key", path(&self.tls_key)),
             ("tls_client_ca", path(&self.tls_client_ca)),
             ("allow_plaintext", shown(&self.allow_plaintext)),
+            (
+                "page_token_key",
+                Some(match self.edge.page_token_key {
+                    Some(_) => "set".into(),
+                    None => "random per start".into(),
+                }),
+            ),
+            ("error_domain", Some(self.edge.error_domain.clone())),
         ];
         pairs
             .into_iter()

@@ -162,13 +162,10 @@ impl Client {
         self.deleted_at.is_some()
     }
 
-    /// Normalised email and phone, as lead matching compares them.
-    pub fn email_key(&self) -> Option<String> {
-        super::lead::normalize_email(&self.email)
-    }
-
-    pub fn phone_key(&self) -> Option<String> {
-        super::lead::normalize_phone(&self.phone)
+    /// The keys a new lead is matched on, normalised as matching compares them (the one
+    /// normaliser: the store keeps these in indexed columns).
+    pub fn lead_keys(&self) -> super::lead::LeadKeys {
+        super::lead::LeadKeys::new(&self.external_lead_id, &self.email, &self.phone)
     }
 }
 

@@ -36,6 +36,15 @@ impl LeadKeys {
     pub fn is_empty(&self) -> bool {
         self.external_lead_id.is_none() && self.email.is_none() && self.phone.is_none()
     }
+
+    /// Each key by the name a match reports, in the order a lead is matched on them.
+    pub fn candidates(&self) -> [(&'static str, Option<&str>); 3] {
+        [
+            ("external_lead_id", self.external_lead_id.as_deref()),
+            ("email", self.email.as_deref()),
+            ("phone", self.phone.as_deref()),
+        ]
+    }
 }
 
 #[cfg(test)]

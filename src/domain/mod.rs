@@ -5,8 +5,10 @@ pub mod catalog;
 pub mod client;
 pub mod command;
 pub mod error;
+pub mod filters;
 pub mod lead;
 pub mod rules;
+pub mod search;
 pub mod stage;
 pub mod summary;
 

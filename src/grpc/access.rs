@@ -10,10 +10,9 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use tonic::codegen::http;
 use tonic::{Code, Status};
-use tonic_types::{ErrorDetails, StatusExt};
 
 use super::auth::Principal;
-use super::status::ERROR_DOMAIN;
+use super::status::Rich;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -244,12 +243,8 @@ pub fn missing_token() -> Status {
     )
 }
 
-fn refuse(code: Code, reason: &str, message: &str) -> Status {
-    Status::with_error_details(
-        code,
-        message,
-        ErrorDetails::with_error_info(reason, ERROR_DOMAIN, std::collections::HashMap::new()),
-    )
+fn refuse(code: Code, reason: &'static str, message: &str) -> Status {
+    Rich::new(code, reason, message).into_status()
 }
 
 /// Marks a reflection request that carries no token: it is answered from the health

@@ -1,13 +1,10 @@
 //! The prost codec, except that a request that does not parse is the caller's fault:
 //! INVALID_ARGUMENT (reason MALFORMED_REQUEST), not tonic's default INTERNAL.
-use std::collections::HashMap;
-
+use tonic::Status;
 use tonic::codec::{BufferSettings, DecodeBuf};
-use tonic::{Code, Status};
 use tonic_prost::{ProstCodec, ProstDecoder, ProstEncoder};
-use tonic_types::{ErrorDetails, StatusExt};
 
-use super::status::ERROR_DOMAIN;
+use super::violations::{Violations, reason};
 
 #[derive(Debug, Clone)]
 pub struct Codec<T, U>(ProstCodec<T, U>);
@@ -46,17 +43,15 @@ impl<U: prost::Message + Default> tonic::codec::Decoder for Decoder<U> {
 
     fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<U>, Status> {
         self.0.decode(buf).map_err(|status| {
-            if status.code() != Code::Internal {
+            if status.code() != tonic::Code::Internal {
                 return status;
             }
-            let mut details =
-                ErrorDetails::with_error_info("MALFORMED_REQUEST", ERROR_DOMAIN, HashMap::new());
-            details.add_bad_request_violation("request", status.message().to_string());
-            Status::with_error_details(
-                Code::InvalidArgument,
-                format!("the request is not a valid message: {}", status.message()),
-                details,
+            Violations::one(
+                "request",
+                reason::MALFORMED_REQUEST,
+                format!("is not a valid message: {}", status.message()),
             )
+            .into()
         })
     }
 

@@ -1,6 +1,4 @@
 //! Domain <-> proto conversions for records and enums.
-use chrono::DateTime;
-
 use crate::domain::{AlertKind, StatusEvent};
 use crate::domain::{CallOutcome, Client, LeadStatus, Stage, Timestamp};
 use crate::proto as pb;
@@ -29,27 +27,12 @@ pub fn stage_to_proto(s: Stage) -> pb::ClientStage {
     }
 }
 
-/// `None` for UNSPECIFIED.
-pub fn stage_from_proto(s: pb::ClientStage) -> Option<Stage> {
-    Stage::from_rank(s as i64 - 1)
-}
-
 pub fn lead_status_to_proto(s: LeadStatus) -> pb::LeadStatus {
     match s {
         LeadStatus::Regular => pb::LeadStatus::Regular,
         LeadStatus::RecentlyCreated => pb::LeadStatus::RecentlyCreated,
         LeadStatus::Hot => pb::LeadStatus::Hot,
         LeadStatus::InterestedAgain => pb::LeadStatus::InterestedAgain,
-    }
-}
-
-pub fn lead_status_from_proto(s: pb::LeadStatus) -> Option<LeadStatus> {
-    match s {
-        pb::LeadStatus::Unspecified => None,
-        pb::LeadStatus::Regular => Some(LeadStatus::Regular),
-        pb::LeadStatus::RecentlyCreated => Some(LeadStatus::RecentlyCreated),
-        pb::LeadStatus::Hot => Some(LeadStatus::Hot),
-        pb::LeadStatus::InterestedAgain => Some(LeadStatus::InterestedAgain),
     }
 }
 
@@ -60,17 +43,6 @@ pub fn outcome_to_proto(o: CallOutcome) -> pb::CallOutcome {
         CallOutcome::LeftMessage => pb::CallOutcome::LeftMessage,
         CallOutcome::ShortCall => pb::CallOutcome::ShortCall,
         CallOutcome::CallWithContent => pb::CallOutcome::CallWithContent,
-    }
-}
-
-/// The four outcomes a caller may report (not UNSPECIFIED, not NO_CALL_YET).
-pub fn outcome_from_proto(o: pb::CallOutcome) -> Option<CallOutcome> {
-    match o {
-        pb::CallOutcome::NoAnswer => Some(CallOutcome::NoAnswer),
-        pb::CallOutcome::LeftMessage => Some(CallOutcome::LeftMessage),
-        pb::CallOutcome::ShortCall => Some(CallOutcome::ShortCall),
-        pb::CallOutcome::CallWithContent => Some(CallOutcome::CallWithContent),
-        pb::CallOutcome::Unspecified | pb::CallOutcome::NoCallYet => None,
     }
 }
 
@@ -147,43 +119,6 @@ pub fn history_to_proto(h: HistoryRecord) -> pb::HistoryEntry {
     }
 }
 
-/// Page tokens are opaque to callers: hex of "v1|<filter digest>|<position>". The digest ties a
-/// token to the query it came from, so a token reused with other filters is refused.
-pub fn encode_page_token(filter_digest: &str, position: &str) -> String {
-    format!("v1|{filter_digest}|{position}")
-        .bytes()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// The position inside `token`, if it is well formed and belongs to `filter_digest`.
-pub fn decode_page_token(token: &str, filter_digest: &str) -> Option<String> {
-    if !token.len().is_multiple_of(2) || token.len() > 512 {
-        return None;
-    }
-    let bytes: Option<Vec<u8>> = (0..token.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(token.get(i..i + 2)?, 16).ok())
-        .collect();
-    let text = String::from_utf8(bytes?).ok()?;
-    let rest = text.strip_prefix("v1|")?;
-    let (digest, position) = rest.split_once('|')?;
-    (digest == filter_digest).then(|| position.to_string())
-}
-
-/// A history position "micros:entry_id".
-pub fn history_position(at: Timestamp, entry_id: i64) -> String {
-    format!("{}:{entry_id}", at.timestamp_micros())
-}
-
-pub fn parse_history_position(p: &str) -> Option<(Timestamp, i64)> {
-    let (at, id) = p.split_once(':')?;
-    Some((
-        DateTime::from_timestamp_micros(at.parse().ok()?)?,
-        id.parse().ok()?,
-    ))
-}
-
 pub fn status_event_to_proto(e: StatusEventRecord) -> pb::StreamStatusChangesResponse {
     let kind = match e.kind {
         StatusEvent::StageChanged => pb::StatusEventKind::StageChanged,
@@ -219,12 +154,6 @@ pub fn alert_kind_to_proto(k: AlertKind) -> pb::AlertKind {
         AlertKind::BecameReal => pb::AlertKind::BecameReal,
         AlertKind::Frozen => pb::AlertKind::Frozen,
     }
-}
-
-pub fn alert_kind_from_proto(k: pb::AlertKind) -> Option<AlertKind> {
-    AlertKind::ALL
-        .into_iter()
-        .find(|a| alert_kind_to_proto(*a) == k)
 }
 
 pub fn alert_to_proto(a: AlertRecord) -> pb::StreamAlertsResponse {

@@ -7,8 +7,12 @@ use crate::proto as pb;
 use crate::proto::client_report_service_server::ClientReportService;
 use crate::store::{ActivityQuery, CountFilter, Dimensions, Store};
 
+use crate::domain::Timestamp;
+
 use super::convert::stage_to_proto;
-use super::validate::{Check, SHORT_MAX};
+use super::enums::{DIMENSIONS, Dimension, STAGES, choices};
+use super::validate::{Need, SHORT_MAX, count, line, required_time};
+use super::violations::{All, Violations, reason};
 
 /// The longest period one activity report covers.
 const ACTIVITY_DAYS_MAX: i64 = 366;
@@ -27,23 +31,105 @@ impl<S: Store> ClientReportApi<S> {
     }
 }
 
-fn dimensions(r: &pb::CountClientsRequest, c: &mut Check) -> Dimensions {
-    let mut dims = Dimensions::default();
-    for (i, &d) in r.group_by.iter().enumerate() {
-        match pb::ReportDimension::try_from(d) {
-            Ok(pb::ReportDimension::Stage) => dims.stage = true,
-            Ok(pb::ReportDimension::Status) => dims.status = true,
-            Ok(pb::ReportDimension::Owner) => dims.owner = true,
-            _ => c.fail(
-                &format!("group_by[{i}]"),
-                format!("{d} is not a dimension (stage, status or owner)"),
-            ),
-        }
+/// A funnel query: which clients are counted, broken down by what.
+struct CountQuery {
+    filter: CountFilter,
+    dims: Dimensions,
+}
+
+impl TryFrom<&pb::CountClientsRequest> for CountQuery {
+    type Error = Violations;
+    fn try_from(r: &pb::CountClientsRequest) -> Result<Self, Violations> {
+        let (group_by, stages, owner, branch) = (
+            choices("group_by", &r.group_by, &DIMENSIONS),
+            choices("stages", &r.stages, &STAGES),
+            line("owner", &r.owner, SHORT_MAX, Need::Optional),
+            line("branch", &r.branch, SHORT_MAX, Need::Optional),
+        )
+            .all()?;
+        let dims = Dimensions {
+            // Grouped by nothing: by stage, the funnel.
+            stage: group_by.is_empty() || group_by.contains(&Dimension::Stage),
+            status: group_by.contains(&Dimension::Status),
+            owner: group_by.contains(&Dimension::Owner),
+        };
+        Ok(CountQuery {
+            filter: CountFilter {
+                stages,
+                owner: (!owner.is_empty()).then_some(owner),
+                branch: (!branch.is_empty()).then_some(branch),
+                include_deleted: r.include_deleted,
+            },
+            dims,
+        })
     }
-    if r.group_by.is_empty() {
-        dims.stage = true;
+}
+
+/// The period of an activity report: `from` before `to`, at most `ACTIVITY_DAYS_MAX` long.
+fn period(r: &pb::CountActivitiesRequest) -> Result<(Timestamp, Timestamp), Violations> {
+    let (from, to) = (
+        required_time("from", r.from.as_ref()),
+        required_time("to", r.to.as_ref()),
+    )
+        .all()?;
+    if to <= from {
+        return Err(Violations::one(
+            "to",
+            reason::VALUE_OUT_OF_RANGE,
+            "must be after from",
+        ));
     }
-    dims
+    if to - from > chrono::Duration::days(ACTIVITY_DAYS_MAX) {
+        return Err(Violations::one(
+            "to",
+            reason::VALUE_OUT_OF_RANGE,
+            format!("the period is at most {ACTIVITY_DAYS_MAX} days"),
+        ));
+    }
+    Ok((from, to))
+}
+
+fn utc_offset(minutes: i32) -> Result<i32, Violations> {
+    // Not `abs()`: i32::MIN has no positive twin.
+    if !(-OFFSET_MINUTES_MAX..=OFFSET_MINUTES_MAX).contains(&minutes) {
+        return Err(Violations::one(
+            "utc_offset_minutes",
+            reason::VALUE_OUT_OF_RANGE,
+            format!("must be within ±{OFFSET_MINUTES_MAX} minutes of UTC"),
+        ));
+    }
+    Ok(minutes)
+}
+
+fn causes(values: &[String]) -> Result<Vec<String>, Violations> {
+    count("causes", values.len(), CAUSES_MAX)?;
+    let mut v = Violations::default();
+    let causes = values
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| v.keep(line(&format!("causes[{i}]"), c, SHORT_MAX, Need::Required)))
+        .collect();
+    v.into_result().map(|()| causes)
+}
+
+impl TryFrom<&pb::CountActivitiesRequest> for ActivityQuery {
+    type Error = Violations;
+    fn try_from(r: &pb::CountActivitiesRequest) -> Result<Self, Violations> {
+        let ((from, to), utc_offset_minutes, actor, causes) = (
+            period(r),
+            utc_offset(r.utc_offset_minutes),
+            line("actor", &r.actor, SHORT_MAX, Need::Optional),
+            causes(&r.causes),
+        )
+            .all()?;
+        Ok(ActivityQuery {
+            from,
+            to,
+            utc_offset_minutes,
+            actor: (!actor.is_empty()).then_some(actor),
+            causes,
+        })
+    }
 }
 
 #[tonic::async_trait]
@@ -52,19 +138,7 @@ impl<S: Store> ClientReportService for ClientReportApi<S> {
         &self,
         request: Request<pb::CountClientsRequest>,
     ) -> Result<Response<pb::CountClientsResponse>, Status> {
-        let r = request.into_inner();
-        let mut c = Check::default();
-        let dims = dimensions(&r, &mut c);
-        let stages = c.stages("stages", &r.stages);
-        let owner = c.line("owner", &r.owner, SHORT_MAX, false);
-        let branch = c.line("branch", &r.branch, SHORT_MAX, false);
-        c.finish()?;
-        let filter = CountFilter {
-            stages,
-            owner: (!owner.is_empty()).then_some(owner),
-            branch: (!branch.is_empty()).then_some(branch),
-            include_deleted: r.include_deleted,
-        };
+        let CountQuery { filter, dims } = CountQuery::try_from(request.get_ref())?;
         let rows = self.store.count_clients(&filter, dims).await?;
         let total = rows.iter().map(|row| row.count).sum();
         let counts = rows
@@ -86,48 +160,7 @@ impl<S: Store> ClientReportService for ClientReportApi<S> {
         &self,
         request: Request<pb::CountActivitiesRequest>,
     ) -> Result<Response<pb::CountActivitiesResponse>, Status> {
-        let r = request.into_inner();
-        let mut c = Check::default();
-        let from = c.required_time("from", r.from.as_ref());
-        let to = c.required_time("to", r.to.as_ref());
-        if let (Some(from), Some(to)) = (from, to) {
-            if to <= from {
-                c.fail("to", "must be after from");
-            } else if to - from > chrono::Duration::days(ACTIVITY_DAYS_MAX) {
-                c.fail(
-                    "to",
-                    format!("the period is at most {ACTIVITY_DAYS_MAX} days"),
-                );
-            }
-        }
-        if r.utc_offset_minutes.abs() > OFFSET_MINUTES_MAX {
-            c.fail(
-                "utc_offset_minutes",
-                format!("must be within ±{OFFSET_MINUTES_MAX} minutes of UTC"),
-            );
-        }
-        let actor = c.line("actor", &r.actor, SHORT_MAX, false);
-        if r.causes.len() > CAUSES_MAX {
-            c.fail("causes", format!("at most {CAUSES_MAX} causes"));
-        }
-        let causes: Vec<String> = r
-            .causes
-            .iter()
-            .enumerate()
-            .map(|(i, cause)| c.line(&format!("causes[{i}]"), cause, SHORT_MAX, true))
-            .collect();
-        c.finish()?;
-        // `required_time` reported a missing time, so `finish` has already returned.
-        let (Some(from), Some(to)) = (from, to) else {
-            return Err(crate::domain::DomainError::invalid("from", "is required").into());
-        };
-        let query = ActivityQuery {
-            from,
-            to,
-            utc_offset_minutes: r.utc_offset_minutes,
-            actor: (!actor.is_empty()).then_some(actor),
-            causes,
-        };
+        let query = ActivityQuery::try_from(request.get_ref())?;
         let counts = self
             .store
             .count_activities(&query)

@@ -1,16 +1,221 @@
 //! The one mapping from errors to gRPC statuses, with the rich error model: every status
-//! carries an ErrorInfo with a stable UPPER_SNAKE reason, plus BadRequest or
-//! PreconditionFailure details where they apply. Internal causes are logged, never sent.
+//! carries an ErrorInfo with a stable UPPER_SNAKE reason, plus BadRequest, PreconditionFailure,
+//! ResourceInfo (NOT_FOUND) or RetryInfo (UNAVAILABLE, ABORTED) where they apply. Internal
+//! causes are logged, never sent.
+//!
+//! Every error this server sends is built by [`Rich::into_status`], which bounds it: texts are
+//! cut to a short prefix, at most `LISTED_MAX` violations are listed, and the encoded details
+//! stay under `DETAILS_MAX`, so the trailers stay under ~4 KB whatever the caller sent (clients
+//! refuse trailers over 16 KB, and would see RESOURCE_EXHAUSTED instead of the real error).
 use std::collections::HashMap;
+use std::sync::OnceLock;
+use std::time::Duration;
 
 use tonic::{Code, Status};
-use tonic_types::{ErrorDetails, StatusExt};
+use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
 
 use crate::domain::DomainError;
 use crate::store::StoreError;
 
+use super::violations::{Violation, Violations};
+
+/// ErrorInfo.domain unless `--error-domain` says otherwise.
+pub const DEFAULT_ERROR_DOMAIN: &str = "clientstatus.crm";
+
+static ERROR_DOMAIN: OnceLock<String> = OnceLock::new();
+
+/// Sets ErrorInfo.domain for the process, once (at start-up; later calls change nothing).
+pub fn set_error_domain(domain: &str) {
+    let _ = ERROR_DOMAIN.set(domain.to_string());
+}
+
 /// ErrorInfo.domain of every error this service raises.
-pub const ERROR_DOMAIN: &str = "clientstatus.crm";
+pub fn error_domain() -> &'static str {
+    ERROR_DOMAIN
+        .get()
+        .map_or(DEFAULT_ERROR_DOMAIN, String::as_str)
+}
+
+/// Longest grpc-message, in bytes (percent-encoding may triple it on the wire).
+const MESSAGE_MAX: usize = 200;
+/// Longest text inside the details (a field path, a description, a metadata value).
+const TEXT_MAX: usize = 160;
+/// Most field violations listed; the rest are counted in one last entry.
+const LISTED_MAX: usize = 20;
+/// Largest encoded google.rpc.Status details (base64 adds a third on the wire).
+const DETAILS_MAX: usize = 2_400;
+
+/// How long a caller should wait before retrying a request the database could not take.
+const RETRY_UNAVAILABLE: Duration = Duration::from_secs(1);
+/// … and one that collided with a concurrent change.
+const RETRY_ABORTED: Duration = Duration::from_millis(100);
+
+/// An error on its way to the caller; `into_status` bounds and encodes it.
+pub struct Rich {
+    code: Code,
+    message: String,
+    reason: &'static str,
+    metadata: Vec<(&'static str, String)>,
+    violations: Vec<Violation>,
+    /// Violations not kept by the collector, only counted.
+    unlisted: usize,
+    precondition: Option<(&'static str, String, String)>,
+    resource: Option<(String, String)>,
+    retry: Option<Duration>,
+}
+
+impl Rich {
+    pub fn new(code: Code, reason: &'static str, message: impl Into<String>) -> Self {
+        Rich {
+            code,
+            message: message.into(),
+            reason,
+            metadata: Vec::new(),
+            violations: Vec::new(),
+            unlisted: 0,
+            precondition: None,
+            resource: None,
+            retry: None,
+        }
+    }
+
+    /// INVALID_ARGUMENT for these violations; ErrorInfo names the first one's reason.
+    pub fn invalid(violations: Violations) -> Self {
+        let (violations, unlisted) = violations.into_parts();
+        let first = violations.first();
+        let reason = first.map_or(super::violations::reason::MALFORMED_REQUEST, |v| v.reason);
+        let total = violations.len() + unlisted;
+        let mut shown: Vec<String> = violations
+            .iter()
+            .take(3)
+            .map(|v| format!("{}: {}", v.field, v.description))
+            .collect();
+        if total > shown.len() {
+            shown.push(format!("and {} more", total - shown.len()));
+        }
+        let mut rich = Rich::new(
+            Code::InvalidArgument,
+            reason,
+            format!("invalid argument: {}", shown.join("; ")),
+        );
+        if let Some(first) = first {
+            rich = rich.meta("field", first.field.clone());
+        }
+        rich.violations = violations;
+        rich.unlisted = unlisted;
+        rich.meta("violations", total.to_string())
+    }
+
+    pub fn meta(mut self, key: &'static str, value: impl Into<String>) -> Self {
+        self.metadata.push((key, value.into()));
+        self
+    }
+
+    fn precondition(mut self, kind: &'static str, subject: String, description: String) -> Self {
+        self.precondition = Some((kind, subject, description));
+        self
+    }
+
+    fn resource(mut self, resource_type: String, name: String) -> Self {
+        self.resource = Some((resource_type, name));
+        self
+    }
+
+    fn retry(mut self, after: Duration) -> Self {
+        self.retry = Some(after);
+        self
+    }
+
+    pub fn into_status(self) -> Status {
+        let message = clip(&self.message, MESSAGE_MAX);
+        let mut base = ErrorDetails::with_error_info(
+            self.reason,
+            error_domain(),
+            self.metadata
+                .iter()
+                .map(|(k, v)| (k.to_string(), clip(v, TEXT_MAX)))
+                .collect::<HashMap<_, _>>(),
+        );
+        if let Some((kind, subject, description)) = &self.precondition {
+            base.add_precondition_failure_violation(
+                *kind,
+                clip(subject, TEXT_MAX),
+                clip(description, TEXT_MAX),
+            );
+        }
+        if let Some((resource_type, name)) = &self.resource {
+            base.set_resource_info(resource_type, name, "", &message);
+        }
+        if let Some(after) = self.retry {
+            base.set_retry_info(Some(after));
+        }
+        if self.violations.is_empty() {
+            return Status::with_error_details(self.code, message, base);
+        }
+        // `listed` estimates the violations' share of the budget; the whole encoding is checked
+        // too, listing fewer until it fits (ErrorInfo alone, at worst).
+        let mut budget = DETAILS_MAX * 4 / 5;
+        while budget > 0 {
+            let mut details = base.clone();
+            details.set_bad_request(self.listed(budget));
+            let status = Status::with_error_details(self.code, message.clone(), details);
+            if status.details().len() <= DETAILS_MAX {
+                return status;
+            }
+            budget /= 2;
+        }
+        Status::with_error_details(self.code, message, base)
+    }
+
+    /// The violations to list: bounded texts, as many as fit `budget` bytes, and a last entry
+    /// counting the rest.
+    fn listed(&self, mut budget: usize) -> Vec<FieldViolation> {
+        let total = self.violations.len() + self.unlisted;
+        let mut listed = Vec::new();
+        for v in self.violations.iter().take(LISTED_MAX) {
+            let mut fv =
+                FieldViolation::new(clip(&v.field, TEXT_MAX), clip(&v.description, TEXT_MAX));
+            fv.reason = v.reason.to_string();
+            let size = fv.field.len() + fv.description.len() + fv.reason.len() + 12;
+            if size > budget {
+                break;
+            }
+            budget -= size;
+            listed.push(fv);
+        }
+        if listed.len() < total {
+            listed.push(FieldViolation::new(
+                "…",
+                format!("and {} more violations", total - listed.len()),
+            ));
+        }
+        listed
+    }
+}
+
+/// `text` cut to at most `max` bytes on a character boundary, with an ellipsis when cut.
+fn clip(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max.saturating_sub('…'.len_utf8());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
+impl From<Rich> for Status {
+    fn from(rich: Rich) -> Self {
+        rich.into_status()
+    }
+}
+
+impl From<Violations> for Status {
+    fn from(v: Violations) -> Self {
+        Rich::invalid(v).into_status()
+    }
+}
 
 impl From<StoreError> for Status {
     fn from(e: StoreError) -> Self {
@@ -18,23 +223,38 @@ impl From<StoreError> for Status {
             StoreError::Domain(d) => d.into(),
             StoreError::Unavailable(cause) => {
                 tracing::warn!(%cause, "database unavailable");
-                status(
+                Rich::new(
                     Code::Unavailable,
+                    "DATABASE_UNAVAILABLE",
                     "the database is unavailable; retry with the same request_id",
-                    info("DATABASE_UNAVAILABLE", []),
                 )
+                .retry(RETRY_UNAVAILABLE)
+                .into()
+            }
+            StoreError::StorageFull(cause) => {
+                tracing::error!(%cause, "the database's disk is full");
+                Rich::new(
+                    Code::ResourceExhausted,
+                    "STORAGE_FULL",
+                    "the database's storage is full; nothing was written; retry with the same \
+                     request_id once space is freed",
+                )
+                .retry(RETRY_UNAVAILABLE)
+                .into()
             }
             StoreError::Conflict(cause) => {
                 tracing::warn!(%cause, "retries exhausted on a concurrent change");
-                status(
+                Rich::new(
                     Code::Aborted,
+                    "CONCURRENT_CHANGE",
                     "a concurrent change collided with this one; retry with the same request_id",
-                    info("CONCURRENT_CHANGE", []),
                 )
+                .retry(RETRY_ABORTED)
+                .into()
             }
             StoreError::Internal(cause) => {
                 tracing::error!(%cause, "internal error");
-                status(Code::Internal, "internal error", info("INTERNAL", []))
+                Rich::new(Code::Internal, "INTERNAL", "internal error").into()
             }
         }
     }
@@ -43,103 +263,155 @@ impl From<StoreError> for Status {
 impl From<DomainError> for Status {
     fn from(e: DomainError) -> Self {
         let message = e.to_string();
-        match e {
+        let rich = match e {
             DomainError::InvalidArgument { reason, violations } => {
-                let mut details = info(reason, []);
-                for v in violations {
-                    details.add_bad_request_violation(v.field, v.description);
+                let mut v = Violations::default();
+                for f in violations {
+                    v.push(f.field, reason, f.description);
                 }
-                status(Code::InvalidArgument, message, details)
+                Rich::invalid(v)
             }
-            DomainError::ClientNotFound { client_id } => status(
-                Code::NotFound,
-                message,
-                info("CLIENT_NOT_FOUND", [("client_id", client_id.to_string())]),
-            ),
+            DomainError::ClientNotFound { client_id } => {
+                Rich::new(Code::NotFound, "CLIENT_NOT_FOUND", message)
+                    .meta("client_id", client_id.to_string())
+                    .resource(
+                        "crm.clientstatus.v1.Client".into(),
+                        format!("clients/{client_id}"),
+                    )
+            }
             DomainError::FailedPrecondition {
                 reason,
                 subject,
                 description,
-            } => {
-                let mut details = info(reason, []);
-                details.add_precondition_failure_violation(reason, subject, description);
-                status(Code::FailedPrecondition, message, details)
-            }
+            } => Rich::new(Code::FailedPrecondition, reason, message).precondition(
+                reason,
+                subject,
+                description,
+            ),
             DomainError::InUse {
                 reason,
                 subject,
                 description,
                 count,
-            } => {
-                let mut details = info(reason, [("in_use_count", count.to_string())]);
-                details.add_precondition_failure_violation(reason, subject, description);
-                status(Code::FailedPrecondition, message, details)
-            }
+            } => Rich::new(Code::FailedPrecondition, reason, message)
+                .meta("in_use_count", count.to_string())
+                .precondition(reason, subject, description),
             DomainError::VersionMismatch {
                 subject,
                 expected,
                 actual,
-            } => status(
-                Code::Aborted,
-                message,
-                info(
-                    "VERSION_MISMATCH",
-                    [
-                        ("subject", subject),
-                        ("expected_version", expected.to_string()),
-                        ("actual_version", actual.to_string()),
-                    ],
-                ),
-            ),
+            } => Rich::new(Code::Aborted, "VERSION_MISMATCH", message)
+                .meta("subject", subject)
+                .meta("expected_version", expected.to_string())
+                .meta("actual_version", actual.to_string())
+                .retry(RETRY_ABORTED),
             DomainError::CatalogEntryNotFound {
                 reason,
                 label,
                 entry_id,
-            } => status(
-                Code::NotFound,
-                message,
-                info(
-                    reason,
-                    [("kind", label.to_string()), ("id", entry_id.to_string())],
-                ),
-            ),
+            } => {
+                let (resource_type, collection) = match label {
+                    "status" => ("CatalogStatus", "statuses"),
+                    "status group" => ("StatusGroup", "status_groups"),
+                    _ => ("Classification", "classifications"),
+                };
+                Rich::new(Code::NotFound, reason, message)
+                    .meta("kind", label)
+                    .meta("id", entry_id.to_string())
+                    .resource(
+                        format!("crm.clientstatus.v1.{resource_type}"),
+                        format!("{collection}/{entry_id}"),
+                    )
+            }
             DomainError::AlreadyExists {
                 reason,
                 subject,
                 description: _,
-            } => status(
-                Code::AlreadyExists,
-                message,
-                info(reason, [("existing", subject)]),
-            ),
+            } => Rich::new(Code::AlreadyExists, reason, message).meta("existing", subject),
             DomainError::DocumentOwnedByOther {
                 kind,
                 document_id,
                 owner,
-            } => status(
+            } => Rich::new(
                 Code::AlreadyExists,
+                "DOCUMENT_OWNED_BY_OTHER_CLIENT",
                 message,
-                info(
-                    "DOCUMENT_OWNED_BY_OTHER_CLIENT",
-                    [
-                        ("document_kind", kind.to_string()),
-                        ("document_id", document_id),
-                        ("owner_client_id", owner.to_string()),
-                    ],
-                ),
-            ),
-        }
+            )
+            .meta("document_kind", kind)
+            .meta("document_id", document_id)
+            .meta("owner_client_id", owner.to_string()),
+        };
+        rich.into_status()
     }
 }
 
-fn info<const N: usize>(reason: &str, metadata: [(&str, String); N]) -> ErrorDetails {
-    let metadata: HashMap<String, String> = metadata
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
-    ErrorDetails::with_error_info(reason, ERROR_DOMAIN, metadata)
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::grpc::violations::reason;
 
-fn status(code: Code, message: impl Into<String>, details: ErrorDetails) -> Status {
-    Status::with_error_details(code, message, details)
+    /// Bytes on the wire: grpc-message percent-encoded at worst, details base64.
+    fn wire_size(s: &Status) -> usize {
+        s.message().len() * 3 + s.details().len().div_ceil(3) * 4
+    }
+
+    #[test]
+    fn a_huge_value_gives_a_small_error_that_still_names_the_field() {
+        let huge = "ש".repeat(1_000_000);
+        let status: Status =
+            DomainError::invalid("color", format!("{huge:?} is not a colour")).into();
+        assert!(wire_size(&status) < 4_096, "{}", wire_size(&status));
+        let details = status.get_error_details();
+        let bad = details.bad_request().expect("bad request");
+        assert_eq!(bad.field_violations[0].field, "color");
+    }
+
+    #[test]
+    fn thousands_of_violations_list_twenty_and_count_the_rest() {
+        let mut v = Violations::default();
+        for i in 0..500 {
+            v.push(
+                format!("status_ids[{i}]"),
+                reason::UNKNOWN_REFERENCE,
+                "x".repeat(10_000),
+            );
+        }
+        let status: Status = v.into();
+        assert!(wire_size(&status) < 4_096, "{}", wire_size(&status));
+        let details = status.get_error_details();
+        let listed = &details.bad_request().expect("bad request").field_violations;
+        let last = listed.last().expect("a last entry");
+        assert_eq!(last.field, "…");
+        assert!(last.description.contains("more violations"), "{last:?}");
+        assert_eq!(
+            details.error_info().expect("info").reason,
+            "UNKNOWN_REFERENCE"
+        );
+        assert_eq!(
+            details.error_info().expect("info").metadata["violations"],
+            "500"
+        );
+    }
+
+    #[test]
+    fn retryable_codes_say_when_to_retry() {
+        let unavailable: Status = StoreError::Unavailable("connection refused".into()).into();
+        assert_eq!(unavailable.code(), Code::Unavailable);
+        let retry = unavailable.get_error_details().retry_info().cloned();
+        assert_eq!(retry.and_then(|r| r.retry_delay), Some(RETRY_UNAVAILABLE));
+        assert!(
+            !unavailable.message().contains("refused"),
+            "causes stay in the log"
+        );
+        let aborted: Status = StoreError::Conflict("serialization failure".into()).into();
+        let retry = aborted.get_error_details().retry_info().cloned();
+        assert_eq!(retry.and_then(|r| r.retry_delay), Some(RETRY_ABORTED));
+    }
+
+    #[test]
+    fn clipping_never_splits_a_character() {
+        assert_eq!(clip("abc", 3), "abc");
+        let cut = clip(&"é".repeat(100), 10);
+        assert!(cut.len() <= 10 && cut.ends_with('…'), "{cut}");
+    }
 }

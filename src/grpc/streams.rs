@@ -15,8 +15,10 @@ use crate::proto as pb;
 use crate::store::{AlertFilter, EventFilter, Store, StoreError, Stream, StreamBounds};
 use crate::telemetry::StreamPosition;
 
-use super::convert::{alert_kind_from_proto, alert_to_proto, status_event_to_proto};
-use super::validate::{Check, SHORT_MAX};
+use super::convert::{alert_to_proto, status_event_to_proto};
+use super::enums::{ALERT_KINDS, STAGES, choices};
+use super::validate::{Need, SHORT_MAX, client_id, count, line};
+use super::violations::{All, Violations};
 
 /// Entries read from the database per query.
 const BATCH: i64 = 256;
@@ -29,48 +31,55 @@ const FILTER_MAX: usize = 100;
 
 pub type EventStream<T> = ReceiverStream<Result<T, Status>>;
 
-pub fn event_filter(r: &pb::StreamStatusChangesRequest, c: &mut Check) -> EventFilter {
-    let mut filter = EventFilter::default();
-    if r.new_stages.len() > FILTER_MAX
-        || r.causes.len() > FILTER_MAX
-        || r.client_ids.len() > FILTER_MAX
-    {
-        c.fail("filters", format!("at most {FILTER_MAX} values per filter"));
+impl TryFrom<&pb::StreamStatusChangesRequest> for EventFilter {
+    type Error = Violations;
+    fn try_from(r: &pb::StreamStatusChangesRequest) -> Result<Self, Violations> {
+        let (new_stages, causes, client_ids) = (
+            choices("new_stages", &r.new_stages, &STAGES),
+            causes(&r.causes),
+            clients(&r.client_ids),
+        )
+            .all()?;
+        Ok(EventFilter {
+            new_stages,
+            causes,
+            client_ids,
+        })
     }
-    filter.new_stages = c.stages("new_stages", &r.new_stages);
-    for (i, cause) in r.causes.iter().enumerate() {
-        filter
-            .causes
-            .push(c.line(&format!("causes[{i}]"), cause, SHORT_MAX, true));
-    }
-    for (i, &id) in r.client_ids.iter().enumerate() {
-        filter
-            .client_ids
-            .push(c.client_id(&format!("client_ids[{i}]"), id));
-    }
-    filter
 }
 
-pub fn alert_filter(r: &pb::StreamAlertsRequest, c: &mut Check) -> AlertFilter {
-    let mut filter = AlertFilter::default();
-    if r.kinds.len() > FILTER_MAX || r.client_ids.len() > FILTER_MAX {
-        c.fail("filters", format!("at most {FILTER_MAX} values per filter"));
+impl TryFrom<&pb::StreamAlertsRequest> for AlertFilter {
+    type Error = Violations;
+    fn try_from(r: &pb::StreamAlertsRequest) -> Result<Self, Violations> {
+        let (kinds, client_ids) = (
+            choices("kinds", &r.kinds, &ALERT_KINDS),
+            clients(&r.client_ids),
+        )
+            .all()?;
+        Ok(AlertFilter { kinds, client_ids })
     }
-    for (i, &k) in r.kinds.iter().enumerate() {
-        match pb::AlertKind::try_from(k)
-            .ok()
-            .and_then(alert_kind_from_proto)
-        {
-            Some(kind) => filter.kinds.push(kind),
-            None => c.fail(&format!("kinds[{i}]"), format!("{k} is not an alert kind")),
-        }
-    }
-    for (i, &id) in r.client_ids.iter().enumerate() {
-        filter
-            .client_ids
-            .push(c.client_id(&format!("client_ids[{i}]"), id));
-    }
-    filter
+}
+
+fn causes(values: &[String]) -> Result<Vec<String>, Violations> {
+    count("causes", values.len(), FILTER_MAX)?;
+    let mut v = Violations::default();
+    let causes = values
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| v.keep(line(&format!("causes[{i}]"), c, SHORT_MAX, Need::Required)))
+        .collect();
+    v.into_result().map(|()| causes)
+}
+
+fn clients(ids: &[i64]) -> Result<Vec<i64>, Violations> {
+    count("client_ids", ids.len(), FILTER_MAX)?;
+    let mut v = Violations::default();
+    let clients = ids
+        .iter()
+        .enumerate()
+        .filter_map(|(i, &id)| v.keep(client_id(&format!("client_ids[{i}]"), id)))
+        .collect();
+    v.into_result().map(|()| clients)
 }
 
 /// Refuses a cursor the stream cannot serve: older than retention keeps, or ahead of it.

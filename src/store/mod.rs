@@ -1,5 +1,7 @@
 //! Persistence behind one trait. The rules stay in `domain`; `engine` runs a request against
-//! any backend's transaction primitives; `sqlite` supplies those primitives and the reads.
+//! the transaction primitives of `WriteTx`; `sql` holds every query, written once for both
+//! databases; `sqlite` and `postgres` keep only what differs: connections, the transaction
+//! discipline (group commit on one writer; row and advisory locks with retries), error codes.
 use std::collections::BTreeMap;
 use std::future::Future;
 
@@ -9,13 +11,13 @@ use tokio::sync::watch;
 
 use crate::domain::alerts::AlertSettings;
 use crate::domain::{
-    AlertKind, CatalogKind, Client, DomainError, Entry, LeadStatus, Request, Stage, StatusEvent,
-    Timestamp,
+    AlertKind, CatalogKind, Client, DomainError, Entry, Request, Stage, StatusEvent, Timestamp,
 };
 
 pub mod engine;
 pub mod postgres;
 mod rows;
+pub mod sql;
 pub mod sqlite;
 pub mod traced;
 
@@ -61,37 +63,7 @@ pub struct HistoryRecord {
     pub details: BTreeMap<String, String>,
 }
 
-/// ListClients filters, already validated.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ClientFilter {
-    pub stages: Vec<Stage>,
-    /// `Some(true)`: permanent clients only; `Some(false)`: prospects only.
-    pub permanent: Option<bool>,
-    pub owner: Option<String>,
-    pub branch: Option<String>,
-    pub lead_statuses: Vec<LeadStatus>,
-    pub next_call_due_before: Option<Timestamp>,
-    pub include_deleted: bool,
-    /// `Some`: only these statuses (named by the caller directly or through groups, so ended
-    /// ones among them are listed). An empty list matches nothing.
-    pub status_ids: Option<Vec<i64>>,
-    pub customer_type_ids: Vec<i64>,
-    /// List clients in ended statuses too (see `hides_ended`).
-    pub include_ended: bool,
-}
-
-impl ClientFilter {
-    /// Clients in ended statuses are left out of a search that restricts neither the status
-    /// (by status or group), nor the stage (by stage or prospect/permanent), nor asks for them:
-    /// a search that names a stage names its statuses (seed 004: "not shown by default, even
-    /// when the search does not restrict the status at all").
-    pub fn hides_ended(&self) -> bool {
-        !self.include_ended
-            && self.status_ids.is_none()
-            && self.stages.is_empty()
-            && self.permanent.is_none()
-    }
-}
+pub use crate::domain::search::ClientFilter;
 
 /// Which clients a funnel counts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -112,7 +84,7 @@ pub struct Dimensions {
 
 impl Dimensions {
     /// The select list: each dimension's column, or a blank of its type when not grouped by.
-    fn select_list(self) -> String {
+    pub(crate) fn select_list(self) -> String {
         format!(
             "{} AS stage, {} AS status_id, {} AS owner",
             if self.stage {
@@ -139,25 +111,6 @@ pub struct ClientCount {
     pub count: i64,
 }
 
-#[derive(Debug, sqlx::FromRow)]
-struct ClientCountRow {
-    stage: i64,
-    status_id: i64,
-    owner: String,
-    n: i64,
-}
-
-impl ClientCountRow {
-    fn into_count(self, dims: Dimensions) -> ClientCount {
-        ClientCount {
-            stage: dims.stage.then(|| Stage::from_rank(self.stage)).flatten(),
-            status_id: dims.status.then_some(self.status_id),
-            owner: dims.owner.then_some(self.owner),
-            count: self.n,
-        }
-    }
-}
-
 /// Which history entries an activity report counts, and the day boundaries it uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ActivityQuery {
@@ -176,30 +129,6 @@ pub struct ActivityCount {
     pub day: chrono::NaiveDate,
     pub cause: String,
     pub count: i64,
-}
-
-#[derive(Debug, sqlx::FromRow)]
-struct ActivityRow {
-    actor: String,
-    day: i64,
-    cause: String,
-    n: i64,
-}
-
-const MICROS_PER_DAY: i64 = 86_400_000_000;
-
-impl ActivityRow {
-    fn into_count(self) -> Result<ActivityCount> {
-        let day = chrono::DateTime::from_timestamp(self.day * 86_400, 0)
-            .ok_or_else(|| StoreError::Internal(format!("bad day {}", self.day)))?
-            .date_naive();
-        Ok(ActivityCount {
-            actor: self.actor,
-            day,
-            cause: self.cause,
-            count: self.n,
-        })
-    }
 }
 
 /// A page position: the last key returned, exclusive.
@@ -281,20 +210,56 @@ pub struct StreamBounds {
 /// Position in a client's timeline: (occurred_at, entry_id).
 pub type HistoryKey = (Timestamp, i64);
 
+/// The cause behind a store error, kept so logs show the whole chain.
+pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error(transparent)]
     Domain(#[from] DomainError),
     /// The database cannot be reached or is overloaded; the caller may retry.
     #[error("database unavailable: {0}")]
-    Unavailable(String),
+    Unavailable(#[source] Cause),
+    /// The database's disk is full: nothing of the write was kept; retry once space is freed.
+    #[error("database storage full: {0}")]
+    StorageFull(#[source] Cause),
     /// Concurrent transactions collided (serialization failure, deadlock); the backend retries,
     /// and reports it only when retries are exhausted.
     #[error("concurrent change: {0}")]
-    Conflict(String),
+    Conflict(#[source] Cause),
     /// A fault of ours or of the data; logged, never caused by a caller.
     #[error("internal store error: {0}")]
-    Internal(String),
+    Internal(#[source] Cause),
+}
+
+impl StoreError {
+    pub fn internal(what: impl Into<String>) -> StoreError {
+        StoreError::Internal(what.into().into())
+    }
+
+    /// An internal error with its cause, worded as what was being done.
+    pub fn internal_from(
+        what: &str,
+        cause: impl std::error::Error + Send + Sync + 'static,
+    ) -> StoreError {
+        StoreError::Internal(Box::new(Context {
+            what: what.to_string(),
+            source: Box::new(cause),
+        }))
+    }
+
+    pub fn conflict(what: impl Into<String>) -> StoreError {
+        StoreError::Conflict(what.into().into())
+    }
+}
+
+/// What was being done when `source` failed.
+#[derive(Debug, thiserror::Error)]
+#[error("{what}: {source}")]
+pub struct Context {
+    what: String,
+    #[source]
+    source: Cause,
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -346,6 +311,9 @@ pub trait Store: Send + Sync + 'static {
     fn stream_bounds(&self, stream: Stream) -> impl Future<Output = Result<StreamBounds>> + Send;
     /// Removes stream entries recorded before `cutoff` (oldest first, whole prefix).
     fn prune_streams(&self, cutoff: Timestamp) -> impl Future<Output = Result<()>> + Send;
+    /// Removes answered-request records older than `cutoff`, a bounded batch at a time;
+    /// returns how many went (fewer than a batch: nothing older is left).
+    fn prune_requests(&self, cutoff: Timestamp) -> impl Future<Output = Result<u64>> + Send;
     /// Raises every time-based alert due by `now`; returns how many were raised.
     fn raise_due_alerts(
         &self,

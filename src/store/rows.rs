@@ -1,278 +1,172 @@
-//! Row shapes both backends read and write, so decoding lives in one place. Times are
+//! Rows as both backends read and write them, so decoding lives in one place. Times are
 //! microseconds since the Unix epoch; the client record is JSON beside its indexed columns.
+use std::collections::BTreeMap;
+
 use chrono::DateTime;
 
 use crate::domain::alerts::Timer;
 use crate::domain::catalog::{self, CatalogKind, Entry};
 use crate::domain::{AlertKind, Classifications, Client, Stage, StatusEvent, Timestamp};
 
+use super::sql::Row;
 use super::{AlertRecord, HistoryRecord, Result, StatusEventRecord, StoreError};
 
-/// The columns every client query selects: the record and its children (comma-separated).
-#[derive(Debug, sqlx::FromRow)]
-pub struct ClientRow {
-    pub client_id: i64,
-    pub body: String,
-    pub children: Option<String>,
-    /// The catalogue references: these columns, not the body, are authoritative.
-    pub status_id: Option<i64>,
-    pub customer_type_id: Option<i64>,
-    pub industry_id: Option<i64>,
-    pub headcount_class_id: Option<i64>,
-    pub status_name: Option<String>,
+/// Selects what [`client`] decodes, from `clients c`: the record, its catalogue references
+/// (these columns, not the body, are authoritative), the status's current name and the
+/// children (comma-separated). `string_agg` is Postgres' and SQLite's (3.44+) alike.
+pub const CLIENT_COLUMNS: &str = "c.client_id, c.body, c.status_id, c.customer_type_id, \
+     c.industry_id, c.headcount_class_id, \
+     (SELECT s.name FROM catalog s WHERE s.entry_id = c.status_id) AS status_name, \
+     (SELECT string_agg(CAST(k.client_id AS TEXT), ',') FROM clients k \
+      WHERE k.parent_client_id = c.client_id) AS children";
+
+pub fn client(r: &impl Row) -> Result<Client> {
+    let client_id = r.i64("client_id")?;
+    let mut client: Client = r.json("body")?;
+    client.client_id = client_id;
+    // Rows written before the catalogue existed hold no status: the stage's built-in default.
+    client.status_id = r
+        .opt_i64("status_id")?
+        .unwrap_or_else(|| catalog::builtin_default_status(client.stage));
+    client.status_name = r.opt_text("status_name")?.unwrap_or_default();
+    client.classifications = Classifications {
+        customer_type_id: r.opt_i64("customer_type_id")?,
+        industry_id: r.opt_i64("industry_id")?,
+        headcount_class_id: r.opt_i64("headcount_class_id")?,
+    };
+    client.child_client_ids = r
+        .opt_text("children")?
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|s| s.parse().ok())
+        .collect();
+    client.child_client_ids.sort_unstable();
+    Ok(client)
 }
 
-impl TryFrom<ClientRow> for Client {
-    type Error = StoreError;
+pub const HISTORY_COLUMNS: &str = "entry_id, client_id, version, cause, actor, principal, \
+     request_id, occurred_at, recorded_at, old_stage, new_stage, note, details";
 
-    fn try_from(row: ClientRow) -> Result<Client> {
-        let mut client: Client = serde_json::from_str(&row.body).map_err(|e| {
-            StoreError::Internal(format!("client {} unreadable: {e}", row.client_id))
-        })?;
-        client.client_id = row.client_id;
-        client.status_id = row
-            .status_id
-            .unwrap_or_else(|| catalog::builtin_default_status(client.stage));
-        client.status_name = row.status_name.unwrap_or_default();
-        client.classifications = Classifications {
-            customer_type_id: row.customer_type_id,
-            industry_id: row.industry_id,
-            headcount_class_id: row.headcount_class_id,
-        };
-        client.child_client_ids = row
-            .children
-            .unwrap_or_default()
-            .split(',')
-            .filter_map(|s| s.parse().ok())
-            .collect();
-        client.child_client_ids.sort_unstable();
-        Ok(client)
-    }
-}
-
-#[derive(Debug, sqlx::FromRow)]
-pub struct HistoryRow {
-    pub entry_id: i64,
-    pub client_id: i64,
-    pub version: i64,
-    pub cause: String,
-    pub actor: String,
-    pub principal: String,
-    pub request_id: String,
-    pub occurred_at: i64,
-    pub recorded_at: i64,
-    pub old_stage: Option<i64>,
-    pub new_stage: i64,
-    pub note: String,
-    pub details: String,
-}
-
-impl TryFrom<HistoryRow> for HistoryRecord {
-    type Error = StoreError;
-
-    fn try_from(r: HistoryRow) -> Result<HistoryRecord> {
-        let stage = |rank: i64| {
-            Stage::from_rank(rank).ok_or_else(|| StoreError::Internal(format!("bad stage {rank}")))
-        };
-        Ok(HistoryRecord {
-            entry_id: r.entry_id,
-            client_id: r.client_id,
-            version: r.version,
-            cause: r.cause,
-            actor: r.actor,
-            principal: r.principal,
-            request_id: r.request_id,
-            occurred_at: from_micros(r.occurred_at)?,
-            recorded_at: from_micros(r.recorded_at)?,
-            old_stage: r.old_stage.map(stage).transpose()?,
-            new_stage: stage(r.new_stage)?,
-            note: r.note,
-            details: serde_json::from_str(&r.details)
-                .map_err(|e| StoreError::Internal(format!("history details unreadable: {e}")))?,
-        })
-    }
-}
-
-/// The copies of a client's fields that queries filter and match on, and its JSON body.
-pub struct ClientColumns {
-    pub stage: i64,
-    pub status_id: i64,
-    pub customer_type_id: Option<i64>,
-    pub industry_id: Option<i64>,
-    pub headcount_class_id: Option<i64>,
-    pub lead_status: &'static str,
-    pub external_lead_id: Option<String>,
-    pub email_key: Option<String>,
-    pub phone_key: Option<String>,
-    pub next_call_at: Option<i64>,
-    pub deleted_at: Option<i64>,
-    pub created_at: i64,
-    pub updated_at: i64,
-    pub body: String,
-}
-
-impl ClientColumns {
-    pub fn of(client: &Client) -> Result<Self> {
-        let id = client.external_lead_id.trim();
-        Ok(ClientColumns {
-            stage: client.stage.rank(),
-            status_id: client.status_id,
-            customer_type_id: client.classifications.customer_type_id,
-            industry_id: client.classifications.industry_id,
-            headcount_class_id: client.classifications.headcount_class_id,
-            lead_status: client.lead_status.name(),
-            external_lead_id: (!id.is_empty()).then(|| id.to_string()),
-            email_key: client.email_key(),
-            phone_key: client.phone_key(),
-            next_call_at: client.next_call_at.map(|t| t.timestamp_micros()),
-            deleted_at: client.deleted_at.map(|t| t.timestamp_micros()),
-            created_at: client.created_at.timestamp_micros(),
-            updated_at: client.updated_at.timestamp_micros(),
-            body: serde_json::to_string(client)
-                .map_err(|e| StoreError::Internal(format!("client not serialisable: {e}")))?,
-        })
-    }
-}
-
-pub fn details_json(details: &std::collections::BTreeMap<String, String>) -> Result<String> {
-    serde_json::to_string(details)
-        .map_err(|e| StoreError::Internal(format!("history details: {e}")))
+pub fn history(r: &impl Row) -> Result<HistoryRecord> {
+    Ok(HistoryRecord {
+        entry_id: r.i64("entry_id")?,
+        client_id: r.i64("client_id")?,
+        version: r.i64("version")?,
+        cause: r.text("cause")?,
+        actor: r.text("actor")?,
+        principal: r.text("principal")?,
+        request_id: r.text("request_id")?,
+        occurred_at: from_micros(r.i64("occurred_at")?)?,
+        recorded_at: from_micros(r.i64("recorded_at")?)?,
+        old_stage: r.opt_i64("old_stage")?.map(stage).transpose()?,
+        new_stage: stage(r.i64("new_stage")?)?,
+        note: r.text("note")?,
+        details: r.json::<BTreeMap<String, String>>("details")?,
+    })
 }
 
 pub fn from_micros(v: i64) -> Result<Timestamp> {
-    DateTime::from_timestamp_micros(v).ok_or_else(|| StoreError::Internal(format!("bad time {v}")))
+    DateTime::from_timestamp_micros(v).ok_or_else(|| StoreError::internal(format!("bad time {v}")))
 }
 
-/// Stages a list may hold, after the prospect/permanent filter narrows the asked ones.
-/// `None` means no stage filter; an empty list means nothing can match.
-pub fn stage_filter(stages: &[Stage], permanent: Option<bool>) -> Option<Vec<Stage>> {
-    match permanent {
-        None if stages.is_empty() => None,
-        None => Some(stages.to_vec()),
-        Some(p) => Some(
-            Stage::ALL
-                .into_iter()
-                .filter(|s| s.is_permanent() == p && (stages.is_empty() || stages.contains(s)))
-                .collect(),
-        ),
-    }
+pub fn stage(rank: i64) -> Result<Stage> {
+    Stage::from_rank(rank).ok_or_else(|| StoreError::internal(format!("bad stage {rank}")))
 }
 
-#[derive(Debug, sqlx::FromRow)]
-pub struct StatusEventRow {
-    pub seq: i64,
-    pub client_id: i64,
-    pub kind: String,
-    pub cause: String,
-    pub actor: String,
-    pub request_id: String,
-    pub old_stage: i64,
-    pub new_stage: i64,
-    pub occurred_at: i64,
-    pub recorded_at: i64,
-    pub snapshot: String,
-    pub old_status_id: i64,
-    pub new_status_id: i64,
-}
+pub const STATUS_EVENT_COLUMNS: &str = "seq, client_id, kind, cause, actor, request_id, \
+     old_stage, new_stage, old_status_id, new_status_id, occurred_at, recorded_at, snapshot";
 
-fn stage(rank: i64) -> Result<Stage> {
-    Stage::from_rank(rank).ok_or_else(|| StoreError::Internal(format!("bad stage {rank}")))
-}
-
-fn snapshot(json: &str, seq: i64) -> Result<Client> {
-    let mut client: Client = serde_json::from_str(json)
-        .map_err(|e| StoreError::Internal(format!("snapshot of entry {seq} unreadable: {e}")))?;
+/// A stored snapshot: the client as it was then (with a status even if written before the
+/// catalogue existed).
+fn snapshot(r: &impl Row) -> Result<Client> {
+    let mut client: Client = r.json("snapshot")?;
     client.fill_legacy_status();
     Ok(client)
 }
 
-impl TryFrom<StatusEventRow> for StatusEventRecord {
-    type Error = StoreError;
-
-    fn try_from(r: StatusEventRow) -> Result<StatusEventRecord> {
-        Ok(StatusEventRecord {
-            seq: r.seq,
-            client_id: r.client_id,
-            kind: StatusEvent::from_name(&r.kind)
-                .ok_or_else(|| StoreError::Internal(format!("bad event kind {}", r.kind)))?,
-            cause: r.cause,
-            actor: r.actor,
-            request_id: r.request_id,
-            old_stage: stage(r.old_stage)?,
-            new_stage: stage(r.new_stage)?,
-            old_status_id: r.old_status_id,
-            new_status_id: r.new_status_id,
-            occurred_at: from_micros(r.occurred_at)?,
-            recorded_at: from_micros(r.recorded_at)?,
-            client: snapshot(&r.snapshot, r.seq)?,
-        })
-    }
+pub fn status_event(r: &impl Row) -> Result<StatusEventRecord> {
+    let kind = r.text("kind")?;
+    Ok(StatusEventRecord {
+        seq: r.i64("seq")?,
+        client_id: r.i64("client_id")?,
+        kind: StatusEvent::from_name(&kind)
+            .ok_or_else(|| StoreError::internal(format!("bad event kind {kind}")))?,
+        cause: r.text("cause")?,
+        actor: r.text("actor")?,
+        request_id: r.text("request_id")?,
+        old_stage: stage(r.i64("old_stage")?)?,
+        new_stage: stage(r.i64("new_stage")?)?,
+        old_status_id: r.i64("old_status_id")?,
+        new_status_id: r.i64("new_status_id")?,
+        occurred_at: from_micros(r.i64("occurred_at")?)?,
+        recorded_at: from_micros(r.i64("recorded_at")?)?,
+        client: snapshot(r)?,
+    })
 }
 
-#[derive(Debug, sqlx::FromRow)]
-pub struct AlertRow {
-    pub seq: i64,
-    pub kind: String,
-    pub client_id: i64,
-    pub occurrence_key: String,
-    pub due_at: i64,
-    pub raised_at: i64,
-    pub snapshot: String,
-}
+pub const ALERT_COLUMNS: &str = "seq, kind, client_id, occurrence_key, due_at, raised_at, snapshot";
 
 fn alert_kind(name: &str) -> Result<AlertKind> {
-    AlertKind::from_name(name).ok_or_else(|| StoreError::Internal(format!("bad alert kind {name}")))
+    AlertKind::from_name(name).ok_or_else(|| StoreError::internal(format!("bad alert kind {name}")))
 }
 
-impl TryFrom<AlertRow> for AlertRecord {
-    type Error = StoreError;
-
-    fn try_from(r: AlertRow) -> Result<AlertRecord> {
-        Ok(AlertRecord {
-            seq: r.seq,
-            kind: alert_kind(&r.kind)?,
-            client_id: r.client_id,
-            occurrence_key: r.occurrence_key,
-            due_at: from_micros(r.due_at)?,
-            raised_at: from_micros(r.raised_at)?,
-            client: snapshot(&r.snapshot, r.seq)?,
-        })
-    }
+pub fn alert(r: &impl Row) -> Result<AlertRecord> {
+    Ok(AlertRecord {
+        seq: r.i64("seq")?,
+        kind: alert_kind(&r.text("kind")?)?,
+        client_id: r.i64("client_id")?,
+        occurrence_key: r.text("occurrence_key")?,
+        due_at: from_micros(r.i64("due_at")?)?,
+        raised_at: from_micros(r.i64("raised_at")?)?,
+        client: snapshot(r)?,
+    })
 }
 
-#[derive(Debug, sqlx::FromRow)]
-pub struct TimerRow {
-    pub client_id: i64,
-    pub kind: String,
-    pub base_at: i64,
-    pub occurrence_key: String,
+pub const TIMER_COLUMNS: &str = "client_id, kind, base_at, occurrence_key";
+
+pub fn timer(r: &impl Row) -> Result<(i64, Timer)> {
+    Ok((
+        r.i64("client_id")?,
+        Timer {
+            kind: alert_kind(&r.text("kind")?)?,
+            base_at: from_micros(r.i64("base_at")?)?,
+            occurrence_key: r.text("occurrence_key")?,
+        },
+    ))
 }
 
-impl TimerRow {
-    pub fn into_timer(self) -> Result<(i64, Timer)> {
-        Ok((
-            self.client_id,
-            Timer {
-                kind: alert_kind(&self.kind)?,
-                base_at: from_micros(self.base_at)?,
-                occurrence_key: self.occurrence_key,
-            },
-        ))
-    }
-}
-
-/// The catalogue's columns, in the order both backends select them.
+/// The catalogue's columns.
 pub const ENTRY_COLUMNS: &str = "entry_id, kind, stage, name, display_order, color, \
      selectable_for_project, selectable_as_supplier, ended, is_default, status_ids, version, \
      created_at, updated_at";
 
+pub fn entry(r: &impl Row) -> Result<Entry> {
+    let entry_id = r.i64("entry_id")?;
+    let kind = r.text("kind")?;
+    Ok(Entry {
+        entry_id,
+        kind: CatalogKind::from_name(&kind)
+            .ok_or_else(|| StoreError::internal(format!("bad catalogue kind {kind}")))?,
+        name: r.text("name")?,
+        display_order: r.i32("display_order")?,
+        stage: r.opt_i64("stage")?.map(stage).transpose()?,
+        color: r.text("color")?,
+        selectable_for_project: r.bool("selectable_for_project")?,
+        selectable_as_supplier: r.bool("selectable_as_supplier")?,
+        ended: r.bool("ended")?,
+        is_default: r.bool("is_default")?,
+        status_ids: serde_json::from_str(&r.text("status_ids")?).map_err(|e| {
+            StoreError::internal(format!("status ids of entry {entry_id} unreadable: {e}"))
+        })?,
+        version: r.i64("version")?,
+        created_at: from_micros(r.i64("created_at")?)?,
+        updated_at: from_micros(r.i64("updated_at")?)?,
+    })
+}
+
 /// Entries in listing order: kind (in the proto's order), stage, display order, name, id. Sorted
 /// here rather than in SQL so both backends agree whatever their collation.
-pub fn entries_in_order(rows: Vec<EntryRow>) -> Result<Vec<Entry>> {
-    let mut entries = rows
-        .into_iter()
-        .map(Entry::try_from)
-        .collect::<Result<Vec<_>>>()?;
+pub fn entries_in_order(mut entries: Vec<Entry>) -> Vec<Entry> {
     entries.sort_by(|a, b| {
         (a.kind, a.stage, a.display_order, &a.name, a.entry_id).cmp(&(
             b.kind,
@@ -282,54 +176,7 @@ pub fn entries_in_order(rows: Vec<EntryRow>) -> Result<Vec<Entry>> {
             b.entry_id,
         ))
     });
-    Ok(entries)
-}
-
-#[derive(Debug, sqlx::FromRow)]
-pub struct EntryRow {
-    pub entry_id: i64,
-    pub kind: String,
-    pub stage: Option<i64>,
-    pub name: String,
-    pub display_order: i32,
-    pub color: String,
-    pub selectable_for_project: bool,
-    pub selectable_as_supplier: bool,
-    pub ended: bool,
-    pub is_default: bool,
-    pub status_ids: String,
-    pub version: i64,
-    pub created_at: i64,
-    pub updated_at: i64,
-}
-
-impl TryFrom<EntryRow> for Entry {
-    type Error = StoreError;
-
-    fn try_from(r: EntryRow) -> Result<Entry> {
-        Ok(Entry {
-            entry_id: r.entry_id,
-            kind: CatalogKind::from_name(&r.kind)
-                .ok_or_else(|| StoreError::Internal(format!("bad catalogue kind {}", r.kind)))?,
-            name: r.name,
-            display_order: r.display_order,
-            stage: r.stage.map(stage).transpose()?,
-            color: r.color,
-            selectable_for_project: r.selectable_for_project,
-            selectable_as_supplier: r.selectable_as_supplier,
-            ended: r.ended,
-            is_default: r.is_default,
-            status_ids: serde_json::from_str(&r.status_ids).map_err(|e| {
-                StoreError::Internal(format!(
-                    "status ids of entry {} unreadable: {e}",
-                    r.entry_id
-                ))
-            })?,
-            version: r.version,
-            created_at: from_micros(r.created_at)?,
-            updated_at: from_micros(r.updated_at)?,
-        })
-    }
+    entries
 }
 
 /// The JSON array an entry's `status_ids` column holds.
@@ -346,4 +193,10 @@ pub fn reference_column(kind: CatalogKind) -> Option<&'static str> {
         CatalogKind::HeadcountClass => Some("headcount_class_id"),
         CatalogKind::StatusGroup => None,
     }
+}
+
+/// Serialises a record for a JSON column.
+pub fn to_json<T: serde::Serialize>(what: &str, value: &T) -> Result<String> {
+    serde_json::to_string(value)
+        .map_err(|e| StoreError::internal(format!("{what} not serialisable: {e}")))
 }

@@ -156,6 +156,11 @@ impl<S: Store> Store for Traced<S> {
         traced(span, self.inner.prune_streams(cutoff)).await
     }
 
+    async fn prune_requests(&self, cutoff: Timestamp) -> Result<u64> {
+        let span = store_span!(self, "store.prune_requests", "prune_requests");
+        traced(span, self.inner.prune_requests(cutoff)).await
+    }
+
     async fn raise_due_alerts(&self, now: Timestamp, settings: &AlertSettings) -> Result<usize> {
         let span = store_span!(self, "store.raise_due_alerts", "raise_due_alerts");
         traced(span, self.inner.raise_due_alerts(now, settings)).await

@@ -179,3 +179,33 @@ fn the_deployment_files_only_set_variables_the_binary_reads() {
     );
     assert!(dockerfile.contains(r#"ENTRYPOINT ["/usr/local/bin/clientstatus", "serve"]"#));
 }
+
+#[test]
+fn the_edge_settings_are_listed_and_the_page_token_key_never_shown() {
+    let out = run(
+        &["serve", "--help"],
+        &[("CLIENTSTATUS_PAGE_TOKEN_KEY", "hunter2hunter2hunter2")],
+    );
+    assert!(out.status.success());
+    let help = text(&out.stdout);
+    for item in [
+        "--page-token-key",
+        "CLIENTSTATUS_PAGE_TOKEN_KEY",
+        "--error-domain",
+        "CLIENTSTATUS_ERROR_DOMAIN",
+    ] {
+        assert!(help.contains(item), "{item} missing from:\n{help}");
+    }
+    assert!(!help.contains("hunter2"), "{help}");
+    let out = run(&["serve"], &[("CLIENTSTATUS_PAGE_TOKEN_KEY", "short")]);
+    assert!(!out.status.success());
+    let said = text(&out.stderr);
+    assert!(said.contains("at least 16"), "{said}");
+    let out = run(&["serve", "--error-domain", "not a domain"], &[]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("DNS-style"),
+        "{}",
+        text(&out.stderr)
+    );
+}

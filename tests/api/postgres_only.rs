@@ -308,6 +308,29 @@ async fn two_servers_changing_the_catalogue_at_once_keep_its_rules() {
     assert_eq!(real.iter().filter(|s| s.is_default).count(), 1, "{real:?}");
 }
 
+#[tokio::test]
+async fn unavailable_carries_retry_info() {
+    use tonic_types::StatusExt;
+    let db = Arc::new(TestDb::new().await);
+    let probe = Proxy::start(String::new()).await; // only to learn the URL shape
+    let (_, target) = through(&db.url, probe.addr);
+    drop(probe);
+    let proxy = Proxy::start(target).await;
+    let (url, _) = through(&db.url, proxy.addr);
+    let mut app = start(clientstatus::config::Config::with_database(url), db).await;
+    let c = app.create("Outage").await;
+    proxy.cut();
+    let mut read = tonic::Request::new(GetClientRequest {
+        client_id: c.client_id,
+    });
+    read.set_timeout(Duration::from_secs(15));
+    let err = app.api.get_client(read).await.unwrap_err();
+    assert_error(&err, Code::Unavailable, "DATABASE_UNAVAILABLE");
+    let details = err.get_error_details();
+    let retry = details.retry_info().expect("RetryInfo on UNAVAILABLE");
+    assert!(retry.retry_delay.is_some_and(|d| !d.is_zero()), "{retry:?}");
+}
+
 /// A Kubernetes-style probe: NOT_SERVING within 2 s of losing the database, SERVING again
 /// once it is back, and a Watch sees both changes.
 #[tokio::test]

@@ -1,0 +1,446 @@
+//! Runs one request inside one backend transaction: load, the domain's decision, then every row
+//! it implies (client, history, document, timers, stream entries, and the request record that
+//! makes a retry get the same answer). Backends supply the primitives of [`WriteTx`] and the
+//! transaction; the rules stay in `domain`.
+//!
+//! Idempotency costs nothing on the common path: the answer is recorded last with an insert that
+//! reports whether the caller's request id was already taken; only then (or when a rule refused
+//! the request) is the stored answer looked up, and the backend undoes this transaction's work.
+use crate::domain::alerts::{self, AlertSettings};
+use crate::domain::lead::LeadKeys;
+use crate::domain::rules::{self, Change, Ctx, Effect, Settings};
+use crate::domain::{
+    AlertKind, Client, Command, DomainError, FieldViolation, Stage, StatusEvent, Timestamp,
+};
+
+use super::rows::to_json;
+use super::{HistoryRecord, Mutation, Outcome, Result, StoreError};
+
+mod catalog;
+mod outcome;
+mod tx;
+
+pub use outcome::StoredOutcome;
+pub use tx::{NewAlert, NewStatusEvent, StoredRequest, WriteTx};
+
+/// What a transaction's request runs with.
+#[derive(Debug, Clone, Copy)]
+pub struct Env<'a> {
+    /// The server's time for this write (taken where writers are serialised, so recorded times
+    /// follow commit order).
+    pub now: Timestamp,
+    pub settings: &'a Settings,
+    /// Request records of the release before answers were keyed by caller may still exist:
+    /// they are looked up by id (and fingerprint, which names the caller) too.
+    pub legacy_requests: bool,
+}
+
+/// How a request ran.
+#[derive(Debug)]
+pub enum Executed {
+    /// Applied: commit, then answer.
+    Applied(Box<Outcome>, Appended),
+    /// The caller already has an answer under this request id: undo this transaction's work,
+    /// then give [`answer_of`]'s.
+    AlreadyAnswered,
+}
+
+/// What one request appends to the streams; written last, just before commit.
+#[derive(Default)]
+pub(super) struct Appends {
+    events: Vec<NewStatusEvent>,
+    alerts: Vec<NewAlert>,
+}
+
+/// What a transaction appended to the streams; counted in the metrics once it commits.
+#[derive(Debug, Default)]
+pub struct Appended {
+    events: Vec<(StatusEvent, Stage, Stage)>,
+    alerts: Vec<AlertKind>,
+}
+
+impl Appended {
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty() && self.alerts.is_empty()
+    }
+
+    pub fn alerts_len(&self) -> usize {
+        self.alerts.len()
+    }
+
+    /// Call after commit.
+    pub fn count(&self) {
+        let m = crate::telemetry::metrics();
+        for (kind, old, new) in &self.events {
+            match kind {
+                StatusEvent::StageChanged => m.stage_transition(old.name(), new.name()),
+                _ => m.status_event(),
+            }
+        }
+        for kind in &self.alerts {
+            m.alert_raised(kind.name());
+        }
+    }
+}
+
+/// Gives the appends their sequence numbers and writes them. Status first, then alerts: every
+/// writer takes the counters in this order, so they cannot deadlock on them.
+async fn append<T: WriteTx>(tx: &mut T, appends: Appends) -> Result<Appended> {
+    let mut appended = Appended::default();
+    if !appends.events.is_empty() {
+        let first = tx
+            .next_sequences(super::Stream::Status, appends.events.len() as i64)
+            .await?;
+        for (i, event) in appends.events.iter().enumerate() {
+            tx.insert_status_event(first + i as i64, event).await?;
+            appended
+                .events
+                .push((event.kind, event.old_stage, event.new_stage));
+        }
+    }
+    let mut alerts = Vec::with_capacity(appends.alerts.len());
+    for alert in appends.alerts {
+        if !tx.alert_exists(&alert.occurrence_key).await? {
+            alerts.push(alert);
+        }
+    }
+    if !alerts.is_empty() {
+        let first = tx
+            .next_sequences(super::Stream::Alerts, alerts.len() as i64)
+            .await?;
+        for (i, alert) in alerts.iter().enumerate() {
+            tx.insert_alert(first + i as i64, alert).await?;
+            appended.alerts.push(alert.kind);
+        }
+    }
+    Ok(appended)
+}
+
+/// Raises every time-based alert due at `now`, in one transaction: claims due timers, writes
+/// one alert per new occurrence, removes the timers.
+pub async fn raise_due<T: WriteTx>(
+    tx: &mut T,
+    now: Timestamp,
+    settings: &AlertSettings,
+) -> Result<Appended> {
+    let mut appends = Appends::default();
+    for kind in AlertKind::TIMED {
+        let delay = settings.delay(kind);
+        for (client_id, timer) in tx.claim_due_timers(kind, now - delay, 200).await? {
+            tx.delete_timer(client_id, kind).await?;
+            let Some(client) = tx.load_client(client_id).await? else {
+                continue;
+            };
+            appends.alerts.push(NewAlert {
+                kind,
+                client_id,
+                occurrence_key: timer.occurrence_key,
+                due_at: timer.base_at + delay,
+                raised_at: now,
+                snapshot: to_json("client", &client)?,
+            });
+        }
+    }
+    append(tx, appends).await
+}
+
+/// The answer already recorded for `mutation`'s request id: the same answer again, or a refusal
+/// when the id was used for a different request.
+pub async fn answer_of<T: WriteTx>(
+    tx: &mut T,
+    mutation: &Mutation,
+    legacy_requests: bool,
+) -> Result<Outcome> {
+    match recorded(tx, mutation, legacy_requests).await? {
+        Some(outcome) => Ok(outcome),
+        None => Err(StoreError::internal(
+            "a request id was taken but no answer is recorded under it",
+        )),
+    }
+}
+
+/// The answer recorded under `mutation`'s request id, refusing a different request under it.
+async fn recorded<T: WriteTx>(
+    tx: &mut T,
+    mutation: &Mutation,
+    legacy_requests: bool,
+) -> Result<Option<Outcome>> {
+    let meta = &mutation.request.meta;
+    let mut found = tx.find_request(&meta.principal, &meta.request_id).await?;
+    if found.is_none() && legacy_requests {
+        // Recorded before answers were keyed by caller: the fingerprint names the caller, so
+        // only the same caller's same request matches.
+        found = tx
+            .find_request("", &meta.request_id)
+            .await?
+            .filter(|r| r.fingerprint == mutation.fingerprint);
+    }
+    let Some(previous) = found else {
+        return Ok(None);
+    };
+    if previous.fingerprint != mutation.fingerprint {
+        return Err(DomainError::InvalidArgument {
+            reason: "REQUEST_ID_REUSED",
+            violations: vec![FieldViolation::new(
+                "request_id",
+                "was already used for a different request; use a new id per request",
+            )],
+        }
+        .into());
+    }
+    Ok(Some(previous.outcome.into()))
+}
+
+/// Executes `mutation` on `tx`. On `Applied` the caller commits; on an error or
+/// `AlreadyAnswered` it undoes everything the transaction wrote.
+pub async fn execute<T: WriteTx>(
+    tx: &mut T,
+    mutation: &Mutation,
+    env: Env<'_>,
+) -> Result<Executed> {
+    if env.legacy_requests && recorded(tx, mutation, true).await?.is_some() {
+        return Ok(Executed::AlreadyAnswered);
+    }
+    let ran = match &mutation.request.command {
+        Command::Catalog(command) => catalog::execute(tx, command, mutation, env).await,
+        Command::Create(_) | Command::Update { .. } => run(tx, mutation, env).await,
+    };
+    let (outcome, bodies, appends) = match ran {
+        Ok(done) => done,
+        // A retry of a request that was applied may be refused by the state it left (already
+        // declared, version moved on): the first answer stands.
+        Err(StoreError::Domain(e)) => {
+            return match recorded(tx, mutation, false).await? {
+                Some(_) => Ok(Executed::AlreadyAnswered),
+                None => Err(e.into()),
+            };
+        }
+        Err(e) => return Err(e),
+    };
+    let appended = append(tx, appends).await?;
+    let meta = &mutation.request.meta;
+    let record = outcome::to_record(&outcome, &bodies)?;
+    let claimed = tx
+        .claim_request(
+            &meta.principal,
+            &meta.request_id,
+            &mutation.fingerprint,
+            record,
+            env.now,
+        )
+        .await?;
+    Ok(if claimed {
+        Executed::Applied(Box::new(outcome), appended)
+    } else {
+        Executed::AlreadyAnswered
+    })
+}
+
+/// The answer, each of its clients' JSON, and what it appends to the streams.
+pub(super) type Ran = (Outcome, Vec<String>, Appends);
+
+/// A client mutation: a new client (or the existing one a lead matches), or an action on one
+/// or more clients.
+async fn run<T: WriteTx>(tx: &mut T, mutation: &Mutation, env: Env<'_>) -> Result<Ran> {
+    let meta = &mutation.request.meta;
+    let mut appends = Appends::default();
+    let mut bodies = Vec::new();
+    let mut outcome = Outcome {
+        clients: Vec::new(),
+        created: false,
+        already_recorded: false,
+        entry: None,
+        moved: 0,
+    };
+    // Clients are locked before the catalogue is read: a write that waited for a client sees
+    // every catalogue change committed before it got the lock.
+    let locked = match &mutation.request.command {
+        Command::Update { client_ids, .. } => {
+            let mut sorted = client_ids.clone();
+            sorted.sort_unstable();
+            tx.lock_clients(&sorted).await?
+        }
+        _ => Vec::new(),
+    };
+    let catalog = tx.catalog().await?;
+    let ctx = Ctx {
+        at: rules::resolve_occurred_at(meta.occurred_at, env.now)?,
+        now: env.now,
+        actor: &meta.actor,
+        settings: env.settings,
+        catalog: &catalog,
+    };
+    match &mutation.request.command {
+        Command::Create(new) => {
+            rules::new_client_status(new, &catalog)?;
+            let keys = LeadKeys::new(&new.external_lead_id, &new.email, &new.phone);
+            let matched = if keys.is_empty() {
+                None
+            } else {
+                tx.find_lead(&keys).await?
+            };
+            let body = if let Some((mut client, matched_on)) = matched {
+                let before = client.clone();
+                let change = rules::interested_again(&mut client, matched_on, &ctx);
+                let body =
+                    record(tx, &before, &client, &change, mutation, &ctx, &mut appends).await?;
+                outcome.clients.push(client);
+                body
+            } else {
+                if let Some(parent) = new.parent_client_id
+                    && tx.load_client(parent).await?.is_none()
+                {
+                    return Err(DomainError::invalid(
+                        "parent_client_id",
+                        format!("no client {parent}"),
+                    )
+                    .into());
+                }
+                let (mut client, change) = rules::create(new, &ctx)?;
+                client.client_id = tx
+                    .insert_client(&client, &to_json("client", &client)?)
+                    .await?;
+                let body = created(tx, &client, &change, mutation, &ctx, &mut appends).await?;
+                outcome.clients.push(client);
+                outcome.created = true;
+                body
+            };
+            bodies.push(body);
+        }
+        Command::Update { client_ids, action } => {
+            let mut locked = locked;
+            let document = action.document();
+            for &client_id in client_ids {
+                let before = locked
+                    .iter()
+                    .find(|c| c.client_id == client_id)
+                    .cloned()
+                    .ok_or(DomainError::ClientNotFound { client_id })?;
+                let owner = match &document {
+                    Some(key) => tx.document_owner(key).await?,
+                    None => None,
+                };
+                let mut client = before.clone();
+                match rules::apply(&mut client, action, &ctx, meta.expected_version, owner)? {
+                    Effect::AlreadyRecorded => {
+                        outcome.already_recorded = true;
+                        bodies.push(to_json("client", &client)?);
+                    }
+                    Effect::Changed(change) => {
+                        if let Some(key) = &document {
+                            tx.insert_document(key, client_id, env.now).await?;
+                        }
+                        bodies.push(
+                            record(tx, &before, &client, &change, mutation, &ctx, &mut appends)
+                                .await?,
+                        );
+                    }
+                }
+                // A later mention of the same client starts from this state.
+                if let Some(slot) = locked.iter_mut().find(|c| c.client_id == client_id) {
+                    *slot = client.clone();
+                }
+                outcome.clients.push(client);
+            }
+        }
+        Command::Catalog(_) => {
+            return Err(StoreError::internal(
+                "a catalogue command reached the client path",
+            ));
+        }
+    }
+    Ok((outcome, bodies, appends))
+}
+
+/// Persists one accepted change to an existing client: the row, its history entry, its timers
+/// (only when they change), its status event and alerts. Returns the client's JSON.
+pub(super) async fn record<T: WriteTx>(
+    tx: &mut T,
+    before: &Client,
+    client: &Client,
+    change: &Change,
+    mutation: &Mutation,
+    ctx: &Ctx<'_>,
+    appends: &mut Appends,
+) -> Result<String> {
+    let body = to_json("client", client)?;
+    tx.update_client(client, &body, before.version).await?;
+    let timers = alerts::timers(client);
+    if timers != alerts::timers(before) {
+        tx.replace_timers(client.client_id, &timers).await?;
+    }
+    history_and_streams(tx, client, body, change, mutation, ctx, appends).await
+}
+
+/// Persists what a new client's creation implies besides its row.
+async fn created<T: WriteTx>(
+    tx: &mut T,
+    client: &Client,
+    change: &Change,
+    mutation: &Mutation,
+    ctx: &Ctx<'_>,
+    appends: &mut Appends,
+) -> Result<String> {
+    let timers = alerts::timers(client);
+    if !timers.is_empty() {
+        tx.replace_timers(client.client_id, &timers).await?;
+    }
+    // The row was written before its number was known; the answer carries the number.
+    let body = to_json("client", client)?;
+    history_and_streams(tx, client, body, change, mutation, ctx, appends).await
+}
+
+async fn history_and_streams<T: WriteTx>(
+    tx: &mut T,
+    client: &Client,
+    body: String,
+    change: &Change,
+    mutation: &Mutation,
+    ctx: &Ctx<'_>,
+    appends: &mut Appends,
+) -> Result<String> {
+    let meta = &mutation.request.meta;
+    tx.insert_history(&HistoryRecord {
+        entry_id: 0,
+        client_id: client.client_id,
+        version: client.version,
+        cause: change.cause.to_string(),
+        actor: meta.actor.clone(),
+        principal: meta.principal.clone(),
+        request_id: meta.request_id.clone(),
+        occurred_at: ctx.at,
+        recorded_at: ctx.now,
+        old_stage: change.old_stage,
+        new_stage: change.new_stage,
+        note: change.note.clone(),
+        details: change.details.clone(),
+    })
+    .await?;
+    if let Some(kind) = change.event {
+        appends.events.push(NewStatusEvent {
+            client_id: client.client_id,
+            kind,
+            cause: change.cause.to_string(),
+            actor: meta.actor.clone(),
+            request_id: meta.request_id.clone(),
+            old_stage: change.old_stage.unwrap_or(change.new_stage),
+            new_stage: change.new_stage,
+            old_status_id: change.old_status_id.unwrap_or(change.new_status_id),
+            new_status_id: change.new_status_id,
+            occurred_at: ctx.at,
+            recorded_at: ctx.now,
+            snapshot: body.clone(),
+        });
+    }
+    for &kind in &change.alerts {
+        appends.alerts.push(NewAlert {
+            kind,
+            client_id: client.client_id,
+            occurrence_key: alerts::change_occurrence_key(kind, client.client_id, client.version),
+            due_at: ctx.at,
+            raised_at: ctx.now,
+            snapshot: body.clone(),
+        });
+    }
+    Ok(body)
+}

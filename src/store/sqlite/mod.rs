@@ -1,0 +1,134 @@
+//! SQLite backend: WAL, `synchronous=FULL` (an acknowledged write survives power loss), one
+//! writer connection that group-commits whatever writes are queued (see `writer`), and a pool
+//! of readers that never wait behind it.
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::pool::PoolConnection;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{ConnectOptions, Sqlite, SqlitePool};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::clock::Clock;
+use crate::domain::Timestamp;
+use crate::domain::alerts::AlertSettings;
+use crate::domain::rules::Settings;
+
+use super::engine::Appended;
+use super::sql::driver::Db;
+use super::sql::store::{Backend, SqlStore};
+use super::sql::write::{CatalogCache, legacy_requests};
+use super::{Mutation, Outcome, Result, StoreError};
+
+mod conn;
+mod writer;
+
+use conn::classify;
+use writer::{BATCH_MAX, Job, Writer, WriterState};
+
+pub type SqliteStore = SqlStore<SqliteBackend>;
+
+pub struct SqliteBackend {
+    reader: SqlitePool,
+    /// Taken by `close`: the writer finishes what is queued, closes its connection and ends.
+    jobs: std::sync::Mutex<Option<mpsc::Sender<Job>>>,
+    writer: tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl SqlStore<SqliteBackend> {
+    /// Opens (creating if missing) the database at `url`, runs the migrations and starts the
+    /// writer.
+    pub async fn connect(url: &str, clock: Arc<dyn Clock>, settings: Settings) -> Result<Self> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::internal_from("bad SQLite URL", e))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let reader = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options.clone())
+            .await
+            .map_err(classify)?;
+        sqlx::migrate!("migrations/sqlite")
+            .run(&reader)
+            .await
+            .map_err(|e| StoreError::internal_from("migrations failed", e))?;
+        let mut writer = options.connect().await.map_err(classify)?;
+        let legacy_requests = legacy_requests(&mut Db(&mut writer)).await?;
+        crate::telemetry::metrics().watch_pool("sqlite_reader", &reader);
+        // Writers wait here, not in memory of their own, while a batch commits.
+        let (jobs, queue) = mpsc::channel(BATCH_MAX * 8);
+        let state = Arc::new(WriterState::default());
+        let probe = state.clone();
+        crate::telemetry::metrics().watch_connections("sqlite_writer", move || probe.sample());
+        let task = Writer {
+            options,
+            clock,
+            settings,
+            state,
+            catalog: Arc::new(CatalogCache::default()),
+            legacy_requests,
+        };
+        let writer = tokio::spawn(task.run(writer, queue));
+        let backend = SqliteBackend {
+            reader,
+            jobs: std::sync::Mutex::new(Some(jobs)),
+            writer: tokio::sync::Mutex::new(Some(writer)),
+        };
+        Ok(SqlStore::new(backend, watch::Sender::new(0)))
+    }
+}
+
+impl SqliteBackend {
+    async fn submit<T>(&self, job: impl FnOnce(oneshot::Sender<Result<T>>) -> Job) -> Result<T> {
+        let stopped = || StoreError::Unavailable("the SQLite writer has stopped".into());
+        let jobs = self
+            .jobs
+            .lock()
+            .map_err(|_| stopped())?
+            .clone()
+            .ok_or_else(stopped)?;
+        let (reply, answer) = oneshot::channel();
+        jobs.send(job(reply)).await.map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+impl Backend for SqliteBackend {
+    type Reader = Db<PoolConnection<Sqlite>>;
+
+    async fn reader(&self) -> Result<Self::Reader> {
+        self.reader.acquire().await.map(Db).map_err(classify)
+    }
+
+    async fn execute(&self, mutation: Mutation) -> Result<(Outcome, Appended)> {
+        self.submit(|reply| Job::Execute(Box::new(mutation), reply))
+            .await
+    }
+
+    async fn raise_due_alerts(&self, now: Timestamp, settings: AlertSettings) -> Result<Appended> {
+        self.submit(|reply| Job::RaiseDueAlerts(now, settings, reply))
+            .await
+    }
+
+    async fn prune_streams(&self, cutoff: Timestamp) -> Result<()> {
+        self.submit(|reply| Job::PruneStreams(cutoff, reply)).await
+    }
+
+    async fn prune_requests(&self, cutoff: Timestamp) -> Result<u64> {
+        self.submit(|reply| Job::PruneRequests(cutoff, reply)).await
+    }
+
+    async fn close(&self) {
+        if let Ok(mut jobs) = self.jobs.lock() {
+            jobs.take();
+        }
+        if let Some(writer) = self.writer.lock().await.take() {
+            let _ = writer.await;
+        }
+        self.reader.close().await;
+    }
+}

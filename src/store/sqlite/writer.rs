@@ -1,0 +1,351 @@
+//! The one writer connection, with group commit. Writes queue on a channel; the writer takes
+//! whatever is queued when it becomes free (no timer: at low load a batch is one write), runs
+//! each in a SAVEPOINT inside one transaction, and commits the batch with one fsync. A write
+//! refused by a rule rolls back to its savepoint alone; every answer is sent only after the
+//! COMMIT returned, so nothing unsaved is ever acknowledged.
+//!
+//! When a statement or the COMMIT fails for a reason of the database's (disk full, I/O error),
+//! SQLite may already have rolled the whole transaction back on its own. The writer then fails
+//! every write of the batch (none was acknowledged), rolls back, and throws the connection away;
+//! the next batch opens a fresh one, so writes resume by themselves once space is freed.
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{ConnectOptions, Connection, SqliteConnection};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::clock::Clock;
+use crate::domain::Timestamp;
+use crate::domain::alerts::AlertSettings;
+use crate::domain::rules::Settings;
+use crate::store::engine::{self, Appended, Env, Executed};
+use crate::store::sql::write::{CatalogCache, Tx, prune_requests, prune_streams};
+use crate::store::{Mutation, Outcome, Result, StoreError};
+
+use super::conn::classify;
+use crate::store::sql::driver::Db;
+
+/// Most writes in one transaction: bounds a batch's latency and the memory it holds.
+pub const BATCH_MAX: usize = 128;
+
+type Reply<T> = oneshot::Sender<Result<T>>;
+
+/// One write waiting for the writer, with where its answer goes.
+pub enum Job {
+    Execute(Box<Mutation>, Reply<(Outcome, Appended)>),
+    RaiseDueAlerts(Timestamp, AlertSettings, Reply<Appended>),
+    PruneStreams(Timestamp, Reply<()>),
+    PruneRequests(Timestamp, Reply<u64>),
+}
+
+/// A write that ran, holding its answer until the batch commits.
+struct Pending<T> {
+    result: Result<T>,
+    reply: Reply<T>,
+}
+
+trait Answer: Send {
+    /// The write's own error, if it failed.
+    fn error(&self) -> Option<&StoreError>;
+    fn answer(self: Box<Self>);
+    fn fail(self: Box<Self>, failure: &Failure);
+}
+
+impl<T: Send> Answer for Pending<T> {
+    fn error(&self) -> Option<&StoreError> {
+        self.result.as_ref().err()
+    }
+
+    fn answer(self: Box<Self>) {
+        let _ = self.reply.send(self.result);
+    }
+
+    fn fail(self: Box<Self>, failure: &Failure) {
+        let _ = self.reply.send(Err(failure.error()));
+    }
+}
+
+fn pending<T: Send + 'static>(result: Result<T>, reply: Reply<T>) -> Box<dyn Answer> {
+    Box::new(Pending { result, reply })
+}
+
+fn fail<T>(reply: Reply<T>, failure: &Failure) {
+    let _ = reply.send(Err(failure.error()));
+}
+
+impl Job {
+    /// The caller went away (its RPC was cancelled): nothing waits for the answer, so the
+    /// write is not applied; a retry with its request_id applies it once.
+    fn abandoned(&self) -> bool {
+        match self {
+            Job::Execute(_, r) => r.is_closed(),
+            Job::RaiseDueAlerts(_, _, r) => r.is_closed(),
+            Job::PruneStreams(_, r) => r.is_closed(),
+            Job::PruneRequests(_, r) => r.is_closed(),
+        }
+    }
+
+    fn fail(self, failure: &Failure) {
+        match self {
+            Job::Execute(_, r) => fail(r, failure),
+            Job::RaiseDueAlerts(_, _, r) => fail(r, failure),
+            Job::PruneStreams(_, r) => fail(r, failure),
+            Job::PruneRequests(_, r) => fail(r, failure),
+        }
+    }
+}
+
+/// Why a whole batch failed; every write of it is answered with this.
+struct Failure {
+    storage_full: bool,
+    message: String,
+}
+
+impl Failure {
+    fn of(e: &StoreError) -> Failure {
+        Failure {
+            storage_full: matches!(e, StoreError::StorageFull(_)),
+            message: e.to_string(),
+        }
+    }
+
+    fn error(&self) -> StoreError {
+        let cause = format!(
+            "the batch this write was in was not committed: {}",
+            self.message
+        );
+        if self.storage_full {
+            StoreError::StorageFull(cause.into())
+        } else {
+            StoreError::Unavailable(cause.into())
+        }
+    }
+}
+
+/// Errors the database raised (as opposed to a rule refusing a request): after one, the
+/// transaction may be gone, so the batch is abandoned.
+fn is_database_fault(e: &StoreError) -> bool {
+    matches!(e, StoreError::Unavailable(_) | StoreError::StorageFull(_))
+}
+
+async fn exec(conn: &mut SqliteConnection, sql: &str) -> Result<()> {
+    sqlx::query(sql)
+        .execute(&mut *conn)
+        .await
+        .map(drop)
+        .map_err(classify)
+}
+
+pub struct Writer {
+    pub options: SqliteConnectOptions,
+    pub clock: Arc<dyn Clock>,
+    pub settings: Settings,
+    pub state: Arc<WriterState>,
+    pub catalog: Arc<CatalogCache>,
+    /// Request records of the release before answers were keyed by caller may exist.
+    pub legacy_requests: bool,
+}
+
+/// What the writer's connection is doing, for the pool metrics.
+#[derive(Debug, Default)]
+pub struct WriterState(AtomicU8);
+
+impl WriterState {
+    const IDLE: u8 = 0;
+    const BUSY: u8 = 1;
+    const REOPENING: u8 = 2;
+    const STOPPED: u8 = 3;
+
+    fn set(&self, state: u8) {
+        self.0.store(state, Ordering::Relaxed);
+    }
+
+    /// The writer as a pool of one connection; `None` once it stopped.
+    pub fn sample(&self) -> Option<crate::telemetry::PoolSample> {
+        let (size, idle) = match self.0.load(Ordering::Relaxed) {
+            Self::IDLE => (1, 1),
+            Self::BUSY => (1, 0),
+            Self::REOPENING => (0, 0),
+            _ => return None,
+        };
+        Some(crate::telemetry::PoolSample { size, idle, max: 1 })
+    }
+}
+
+impl Writer {
+    /// Serves `jobs` until every sender is gone, starting on `conn`.
+    pub async fn run(mut self, conn: SqliteConnection, mut jobs: mpsc::Receiver<Job>) {
+        let mut conn = Some(conn);
+        let mut batch = Vec::with_capacity(BATCH_MAX);
+        while jobs.recv_many(&mut batch, BATCH_MAX).await > 0 {
+            let size = batch.len();
+            self.state.set(WriterState::BUSY);
+            let current = match conn.take() {
+                Some(c) => Ok(c),
+                None => self.options.connect().await.map_err(classify),
+            };
+            let mut current = match current {
+                Ok(c) => c,
+                Err(e) => {
+                    self.state.set(WriterState::REOPENING);
+                    tracing::warn!(error = %e, "the SQLite writer cannot reopen the database");
+                    let failure = Failure::of(&e);
+                    batch.drain(..).for_each(|job| job.fail(&failure));
+                    continue;
+                }
+            };
+            match self.commit(&mut current, &mut batch).await {
+                Ok(()) => {
+                    conn = Some(current);
+                    self.state.set(WriterState::IDLE);
+                }
+                Err(e) => {
+                    self.state.set(WriterState::REOPENING);
+                    tracing::warn!(error = %e, writes = size, "a batch was not committed; reopening the database");
+                    // Whatever SQLite thinks of the transaction now, a new connection knows none.
+                    let _ = exec(&mut current, "ROLLBACK").await;
+                    let _ = current.close().await;
+                }
+            }
+        }
+        if let Some(conn) = conn {
+            let _ = conn.close().await;
+        }
+        self.state.set(WriterState::STOPPED);
+    }
+
+    /// Runs and commits `batch` (emptying it), answering every write; on `Err` every write was
+    /// answered with the failure and the connection must not be used again.
+    async fn commit(&mut self, conn: &mut SqliteConnection, batch: &mut Vec<Job>) -> Result<()> {
+        let mut ran: Vec<Box<dyn Answer>> = Vec::with_capacity(batch.len());
+        let result = self.run_all(conn, batch, &mut ran).await;
+        let result = match result {
+            Ok(()) => crate::telemetry::timed_commit("execute", exec(conn, "COMMIT")).await,
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(()) => {
+                ran.into_iter().for_each(|r| r.answer());
+                Ok(())
+            }
+            Err(e) => {
+                let failure = Failure::of(&e);
+                ran.into_iter().for_each(|r| r.fail(&failure));
+                batch.drain(..).for_each(|job| job.fail(&failure));
+                Err(e)
+            }
+        }
+    }
+
+    /// Runs the writes of `batch` in order, each in its savepoint, moving them to `ran`. Stops
+    /// at the first fault of the database's, leaving the rest in `batch`.
+    async fn run_all(
+        &mut self,
+        conn: &mut SqliteConnection,
+        batch: &mut Vec<Job>,
+        ran: &mut Vec<Box<dyn Answer>>,
+    ) -> Result<()> {
+        exec(conn, "BEGIN IMMEDIATE").await?;
+        let mut jobs = std::mem::take(batch).into_iter();
+        while let Some(job) = jobs.next() {
+            if job.abandoned() {
+                continue;
+            }
+            if let Err(e) = exec(conn, "SAVEPOINT write").await {
+                job_back(batch, job, jobs);
+                return Err(e);
+            }
+            // Taken on the one writer, so recorded_at follows commit order.
+            let now = self.clock.now();
+            let done = self.perform(job, conn, now).await;
+            let fault = done
+                .error()
+                .filter(|e| is_database_fault(e))
+                .map(Failure::of);
+            let close = if done.error().is_some() {
+                // A refused write leaves nothing behind; if the savepoint is gone, SQLite
+                // rolled the whole transaction back.
+                match exec(conn, "ROLLBACK TO write").await {
+                    Ok(()) => exec(conn, "RELEASE write").await,
+                    Err(e) => Err(e),
+                }
+            } else {
+                exec(conn, "RELEASE write").await
+            };
+            ran.push(done);
+            if let Some(fault) = fault {
+                batch.extend(jobs);
+                return Err(fault.error());
+            }
+            if let Err(e) = close {
+                batch.extend(jobs);
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Writer {
+    /// Runs one write inside its savepoint `write`.
+    async fn perform(
+        &mut self,
+        job: Job,
+        conn: &mut SqliteConnection,
+        now: Timestamp,
+    ) -> Box<dyn Answer> {
+        let legacy_requests = self.legacy_requests;
+        let env = Env {
+            now,
+            settings: &self.settings,
+            legacy_requests,
+        };
+        let mut tx = Tx::new(Db(&mut *conn), self.catalog.clone());
+        match job {
+            Job::Execute(m, reply) => {
+                let result = match engine::execute(&mut tx, &m, env).await {
+                    Ok(Executed::Applied(outcome, appended)) => Ok((*outcome, appended)),
+                    Ok(Executed::AlreadyAnswered) => {
+                        drop(tx);
+                        answered(conn, self.catalog.clone(), &m, legacy_requests).await
+                    }
+                    Err(e) => Err(e),
+                };
+                pending(result, reply)
+            }
+            Job::RaiseDueAlerts(at, alerts, reply) => {
+                pending(engine::raise_due(&mut tx, at, &alerts).await, reply)
+            }
+            Job::PruneStreams(cutoff, reply) => {
+                pending(prune_streams(&mut tx.conn, cutoff).await, reply)
+            }
+            Job::PruneRequests(cutoff, reply) => {
+                let result = prune_requests(&mut tx.conn, cutoff).await;
+                if let Ok((_, legacy_left)) = &result {
+                    self.legacy_requests = *legacy_left;
+                }
+                pending(result.map(|(removed, _)| removed), reply)
+            }
+        }
+    }
+}
+
+/// The answer recorded earlier for `m`, after undoing this attempt's work.
+async fn answered(
+    conn: &mut SqliteConnection,
+    catalog: Arc<CatalogCache>,
+    m: &Mutation,
+    legacy_requests: bool,
+) -> Result<(Outcome, Appended)> {
+    exec(conn, "ROLLBACK TO write").await?;
+    let mut tx = Tx::new(Db(conn), catalog);
+    let outcome = engine::answer_of(&mut tx, m, legacy_requests).await?;
+    Ok((outcome, Appended::default()))
+}
+
+/// Puts `job` and the rest back into `batch`, so they are answered with the batch's failure.
+fn job_back(batch: &mut Vec<Job>, job: Job, rest: impl Iterator<Item = Job>) {
+    batch.push(job);
+    batch.extend(rest);
+}

@@ -36,6 +36,7 @@ impl Config {
                 "event_retention",
                 self.event_retention.as_ref().map(duration),
             ),
+            ("request_retention", Some(duration(&self.request_retention))),
             ("drain_timeout", Some(duration(&self.drain_timeout))),
             (
                 "otlp_endpoint",

@@ -17,6 +17,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("cargo:rerun-if-changed={proto}");
     }
     println!("cargo:rerun-if-changed=build.rs");
+    git_commit();
 
     let protoc = protoc_bin_vendored::protoc_bin_path()?;
     let well_known = protoc_bin_vendored::include_path()?;
@@ -37,4 +38,32 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             &[PathBuf::from("proto"), well_known],
         )?;
     Ok(())
+}
+
+/// `CLIENTSTATUS_GIT_COMMIT` for `clientstatus_build_info`: the commit being built, or
+/// "unknown" outside a git checkout (a source tarball, a container build without .git).
+fn git_commit() {
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .map(|s| s.trim().to_string())
+    };
+    let commit = git(&["rev-parse", "--short=12", "HEAD"]).unwrap_or_else(|| "unknown".into());
+    println!("cargo:rustc-env=CLIENTSTATUS_GIT_COMMIT={commit}");
+    // Built again when HEAD moves: a commit or a checkout changes HEAD or the branch it names.
+    if let (Some(head), Some(branch)) = (
+        git(&["rev-parse", "--git-path", "HEAD"]),
+        git(&["rev-parse", "--symbolic-full-name", "HEAD"]),
+    ) {
+        println!("cargo:rerun-if-changed={head}");
+        if let Some(reference) = git(&["rev-parse", "--git-path", &branch])
+            && std::path::Path::new(&reference).exists()
+        {
+            println!("cargo:rerun-if-changed={reference}");
+        }
+    }
 }

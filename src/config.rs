@@ -12,6 +12,7 @@ use crate::domain::Settings;
 use crate::domain::alerts::AlertSettings;
 
 mod file;
+mod show;
 
 pub use file::load;
 
@@ -40,8 +41,8 @@ pub struct Config {
     #[arg(long, env = "CLIENTSTATUS_CONFIG")]
     pub config: Option<PathBuf>,
 
-    /// Address to listen on for gRPC.
-    #[arg(long, env = "CLIENTSTATUS_LISTEN", default_value = "127.0.0.1:50051")]
+    /// Address to listen on for gRPC (a host name such as `localhost:50051` is resolved).
+    #[arg(long, env = "CLIENTSTATUS_LISTEN", default_value = "127.0.0.1:50051", value_parser = resolve_address)]
     pub listen: SocketAddr,
 
     /// Database: `sqlite:PATH` (created if missing) or `postgres://…`.
@@ -79,7 +80,7 @@ pub struct Config {
     pub tokens_file: Option<PathBuf>,
 
     /// Where to serve Prometheus metrics (`GET /metrics`), e.g. 0.0.0.0:9090; unset: nowhere.
-    #[arg(long, env = "CLIENTSTATUS_METRICS_LISTEN")]
+    #[arg(long, env = "CLIENTSTATUS_METRICS_LISTEN", value_parser = resolve_address)]
     pub metrics_listen: Option<SocketAddr>,
 
     /// Log format: `text` for people, `json` (one object per line) for log collectors.
@@ -112,6 +113,37 @@ pub struct Config {
     )]
     pub otlp_endpoint: Option<String>,
 
+    /// Most client connections open at once (lowered to fit the open-file limit). When all are
+    /// taken, the oldest one that has not spoken HTTP/2 yet is closed to make room.
+    #[arg(long, env = "CLIENTSTATUS_MAX_CONNECTIONS", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+
+    /// Most calls and streams in flight on one connection (HTTP/2 max_concurrent_streams).
+    #[arg(long, env = "CLIENTSTATUS_MAX_STREAMS_PER_CONNECTION", default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_streams_per_connection: u32,
+
+    /// A connection that has not finished TLS and sent the HTTP/2 preface this long after it
+    /// was accepted is closed (e.g. 10s).
+    #[arg(long, env = "CLIENTSTATUS_HANDSHAKE_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub handshake_timeout: chrono::Duration,
+
+    /// Serve gRPC over TLS with this certificate chain (PEM); needs --tls-key. Reloaded on
+    /// SIGHUP and when the file changes.
+    #[arg(long, env = "CLIENTSTATUS_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, env = "CLIENTSTATUS_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Mutual TLS: callers must present a certificate issued by one of these CAs (PEM).
+    #[arg(long, env = "CLIENTSTATUS_TLS_CLIENT_CA")]
+    pub tls_client_ca: Option<PathBuf>,
+
+    /// Serve bearer tokens without TLS on a non-loopback address (a trusted network, e.g. a
+    /// service mesh that encrypts); without it such a server refuses to start.
+    #[arg(long, env = "CLIENTSTATUS_ALLOW_PLAINTEXT", default_value_t = false)]
+    pub allow_plaintext: bool,
     /// Page tokens and the error model (src/grpc/settings.rs).
     #[command(flatten)]
     pub edge: crate::grpc::settings::EdgeSettings,
@@ -154,6 +186,16 @@ impl fmt::Debug for Config {
                 "otlp_endpoint",
                 &self.otlp_endpoint.as_deref().map(redact_url),
             )
+            .field("max_connections", &self.max_connections)
+            .field(
+                "max_streams_per_connection",
+                &self.max_streams_per_connection,
+            )
+            .field("handshake_timeout", &duration(&self.handshake_timeout))
+            .field("tls_cert", &self.tls_cert)
+            .field("tls_key", &self.tls_key)
+            .field("tls_client_ca", &self.tls_client_ca)
+            .field("allow_plaintext", &self.allow_plaintext)
             .field("edge", &self.edge)
             .field("cors_allowed_origins", &self.cors_allowed_origins)
             .field("dashboard", &self.dashboard)
@@ -179,6 +221,13 @@ impl Config {
             metrics_listen: None,
             drain_timeout: chrono::Duration::seconds(10),
             otlp_endpoint: None,
+            max_connections: 10_000,
+            max_streams_per_connection: 200,
+            handshake_timeout: chrono::Duration::seconds(10),
+            tls_cert: None,
+            tls_key: None,
+            tls_client_ca: None,
+            allow_plaintext: false,
             edge: Default::default(),
             cors_allowed_origins: Vec::new(),
             dashboard: true,
@@ -284,6 +333,21 @@ pub fn format_duration(d: chrono::Duration) -> String {
         }
     }
     format!("{ms}ms")
+}
+
+/// `HOST:PORT` or `IP:PORT`; a host name is resolved to its first address (`localhost:50051`).
+fn resolve_address(text: &str) -> Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    let text = text.trim();
+    if let Ok(addr) = text.parse() {
+        return Ok(addr);
+    }
+    let mut addrs = text
+        .to_socket_addrs()
+        .map_err(|e| format!("{text:?} is not HOST:PORT or IP:PORT that resolves: {e}"))?;
+    addrs
+        .next()
+        .ok_or_else(|| format!("{text:?} resolves to no address"))
 }
 
 /// The collector's address: an `http://` URL (the exporter is built without TLS; run a local

@@ -7,12 +7,17 @@
 //! - `grpc`: handlers, validation, conversions, error mapping, the caller's identity.
 //! - `telemetry`: Prometheus metrics and the per-RPC span/metrics layer.
 //! - `web`: gRPC-Web and CORS for browsers, and the built-in dashboard's files.
+//! - `health`: the truthful health service; `net`: accept loop, connection limits, TLS;
+//!   `preflight`: what is checked before the database is opened.
 //! - `startup`: wiring and `run(config, listener, shutdown)`; `config`: flags and variables.
 pub mod alerts;
 pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod grpc;
+pub mod health;
+pub mod net;
+pub mod preflight;
 pub mod startup;
 pub mod store;
 pub mod stream;

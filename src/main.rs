@@ -17,8 +17,8 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    // Debug masks the database password; tokens are only ever a file's path.
-    tracing::info!(settings = ?config, "starting");
+    // Passwords are masked; tokens are only ever a file's path.
+    tracing::info!(settings = %config.settings_for_logs(), "starting");
     let code = serve(config).await;
     tracing.shutdown().await;
     code
@@ -36,7 +36,9 @@ async fn serve(config: config::Config) -> std::process::ExitCode {
     let listener = match TcpListener::bind(listen).await {
         Ok(l) => l,
         Err(e) => {
-            tracing::error!(listen = %config.listen, error = %e, "cannot listen");
+            let e = format!("cannot listen on {listen} (--listen): {e}");
+            tracing::error!(error = %e, "clientstatus failed to start");
+            eprintln!("clientstatus: {e}");
             return std::process::ExitCode::FAILURE;
         }
     };
@@ -44,6 +46,8 @@ async fn serve(config: config::Config) -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "clientstatus failed");
+            // Logs may go to a collector; whoever started the process reads stderr.
+            eprintln!("clientstatus: {e}");
             std::process::ExitCode::FAILURE
         }
     }

@@ -7,14 +7,15 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Instant;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
-
+mod calls;
+mod http;
 mod otel;
+mod process;
 mod rpc;
 
+pub use http::serve_metrics;
 pub use otel::{Tracing, TracingError};
-pub use rpc::{Rpc, RpcLayer, note_client_ids};
+pub use rpc::{Rpc, RpcLayer, note_client_ids, note_principal};
 
 /// Latency buckets, in seconds.
 const BUCKETS: [f64; 12] = [
@@ -94,7 +95,8 @@ const STREAMS: [&str; 2] = ["status", "alerts"];
 /// The process's metrics. One set per process: several servers in one process add up.
 #[derive(Default)]
 pub struct Metrics {
-    rpcs: Mutex<BTreeMap<(String, String), Histogram>>,
+    /// By (service, method, code): names from `calls`, so the set is bounded.
+    rpcs: Mutex<BTreeMap<(&'static str, &'static str, &'static str), Histogram>>,
     transitions: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
     alerts: Mutex<BTreeMap<&'static str, u64>>,
     events_written: AtomicU64,
@@ -110,11 +112,17 @@ pub fn metrics() -> &'static Metrics {
 }
 
 impl Metrics {
-    fn observe_rpc(&self, method: &str, code: &str, seconds: f64) {
+    fn observe_rpc(
+        &self,
+        service: &'static str,
+        method: &'static str,
+        code: &'static str,
+        seconds: f64,
+    ) {
         self.rpcs
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .entry((method.to_string(), code.to_string()))
+            .entry((service, method, code))
             .or_default()
             .observe(seconds);
     }
@@ -201,22 +209,35 @@ impl Metrics {
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();
+        process::render(&mut out);
+        let _ = writeln!(
+            out,
+            "# HELP clientstatus_build_info The running build: version and git commit.\n\
+             # TYPE clientstatus_build_info gauge\n\
+             clientstatus_build_info{{version=\"{}\",commit=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION"),
+            env!("CLIENTSTATUS_GIT_COMMIT")
+        );
         out.push_str(
-            "# HELP clientstatus_rpc_requests_total gRPC calls by method and status code.\n",
+            "# HELP clientstatus_rpc_requests_total gRPC calls by service, method and status \
+             code, counted when they end (streams too).\n",
         );
         out.push_str("# TYPE clientstatus_rpc_requests_total counter\n");
         let rpcs = self.rpcs.lock().unwrap_or_else(|e| e.into_inner());
-        for ((method, code), h) in rpcs.iter() {
+        for ((service, method, code), h) in rpcs.iter() {
             let _ = writeln!(
                 out,
-                "clientstatus_rpc_requests_total{{method=\"{method}\",code=\"{code}\"}} {}",
+                "clientstatus_rpc_requests_total{{service=\"{service}\",method=\"{method}\",code=\"{code}\"}} {}",
                 h.count
             );
         }
-        out.push_str("# HELP clientstatus_rpc_duration_seconds gRPC call latency.\n");
+        out.push_str(
+            "# HELP clientstatus_rpc_duration_seconds gRPC call latency, to the end of the \
+             response (a stream's whole life).\n",
+        );
         out.push_str("# TYPE clientstatus_rpc_duration_seconds histogram\n");
-        for ((method, code), h) in rpcs.iter() {
-            let labels = format!("method=\"{method}\",code=\"{code}\"");
+        for ((service, method, code), h) in rpcs.iter() {
+            let labels = format!("service=\"{service}\",method=\"{method}\",code=\"{code}\"");
             h.render(&mut out, "clientstatus_rpc_duration_seconds", &labels);
         }
         drop(rpcs);
@@ -359,38 +380,4 @@ pub async fn timed_commit<T>(op: &'static str, commit: impl Future<Output = T>) 
     let result = commit.await;
     metrics().commit_took(op, started.elapsed().as_secs_f64());
     result
-}
-
-/// Serves `GET /metrics` on `listener` until the task is dropped. A deliberately small HTTP/1.1
-/// responder: one request per connection, bounded request size.
-pub async fn serve_metrics(listener: TcpListener) {
-    loop {
-        let Ok((mut socket, _)) = listener.accept().await else {
-            continue;
-        };
-        tokio::spawn(async move {
-            let mut buf = vec![0u8; 4096];
-            let mut read = 0;
-            while read < buf.len() {
-                match socket.read(&mut buf[read..]).await {
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => read += n,
-                }
-                if buf[..read].windows(4).any(|w| w == b"\r\n\r\n") {
-                    break;
-                }
-            }
-            let head = String::from_utf8_lossy(&buf[..read]);
-            let (status, body) = if head.starts_with("GET /metrics ") {
-                ("200 OK", metrics().render())
-            } else {
-                ("404 Not Found", "not found: try GET /metrics\n".to_string())
-            };
-            let response = format!(
-                "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = socket.write_all(response.as_bytes()).await;
-        });
-    }
 }

@@ -12,6 +12,8 @@ mod catalog;
 mod cli;
 #[path = "api/concurrency.rs"]
 mod concurrency;
+#[path = "api/connections.rs"]
+mod connections;
 #[path = "api/declarations.rs"]
 mod declarations;
 #[path = "api/durability.rs"]
@@ -32,12 +34,24 @@ mod fields;
 mod fuzz;
 #[path = "api/grpc_web.rs"]
 mod grpc_web;
+#[path = "api/gzip.rs"]
+mod gzip;
+#[path = "api/health.rs"]
+mod health;
 #[path = "api/helpers.rs"]
 mod helpers;
 #[path = "api/idempotency.rs"]
 mod idempotency;
 #[path = "api/limits.rs"]
 mod limits;
+#[path = "api/logs.rs"]
+mod logs;
+#[path = "api/metrics.rs"]
+mod metrics;
+#[path = "api/process.rs"]
+mod process;
+#[path = "api/prometheus.rs"]
+mod prometheus;
 #[path = "api/reads.rs"]
 mod reads;
 #[path = "api/reports.rs"]
@@ -48,6 +62,8 @@ mod requests;
 mod server;
 #[path = "api/streams.rs"]
 mod streams;
+#[path = "api/tls.rs"]
+mod tls;
 #[path = "api/upgrade.rs"]
 mod upgrade;
 #[path = "api/validation.rs"]

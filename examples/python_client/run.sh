@@ -2,10 +2,12 @@
 # Runs client.py against the real clientstatus server: a fresh server on a free 127.0.0.1 port
 # with a temporary SQLite database, stopped afterwards. Exits with the client's status.
 #
-#   bash examples/python_client/run.sh            # from the repository root, after `cargo build`
+#   bash examples/python_client/run.sh   # from the repository root, after `cargo build` or
+#                                        # the README's `cargo build --release`
 #
-# CLIENTSTATUS_BIN  server binary (default: target/debug/clientstatus under the repository root;
-#                   a relative path is taken from the current directory)
+# CLIENTSTATUS_BIN  server binary (default: the newer of target/debug/clientstatus and
+#                   target/release/clientstatus under the repository root; a relative path is
+#                   taken from the current directory)
 # PYTHON_VENV       a virtualenv to create once and reuse (default: a new one in a temp dir)
 # PYTHON            interpreter used to create the virtualenv (default: python3, needs >= 3.10)
 set -euo pipefail
@@ -16,10 +18,15 @@ root="$(cd "$here/../.." && pwd)"
 if [ -n "${CLIENTSTATUS_BIN:-}" ]; then
   bin="$(realpath -m -- "$CLIENTSTATUS_BIN")"
 else
-  bin="$root/target/debug/clientstatus"
+  bin=""
+  for candidate in "$root/target/debug/clientstatus" "$root/target/release/clientstatus"; do
+    if [ -x "$candidate" ] && { [ -z "$bin" ] || [ "$candidate" -nt "$bin" ]; }; then
+      bin="$candidate"
+    fi
+  done
 fi
-if [ ! -x "$bin" ]; then
-  echo "run.sh: no server binary at $bin (run 'cargo build' or set CLIENTSTATUS_BIN)" >&2
+if [ -z "$bin" ] || [ ! -x "$bin" ]; then
+  echo "run.sh: no server binary under $root/target (run 'cargo build --release' or set CLIENTSTATUS_BIN)" >&2
   exit 1
 fi
 

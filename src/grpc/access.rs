@@ -1,6 +1,7 @@
 //! Who may call what (spec section 7), and the tower layer that enforces it on every RPC.
 //! Tokens come from a file of SHA-256 hashes; a presented token is hashed and compared with
-//! every entry in constant time. Health checks and reflection need no token.
+//! every entry in constant time. Health checks need no token; reflection without one describes
+//! only the health service (`health::reflection`).
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -206,13 +207,7 @@ fn authorize(
             v.strip_prefix("Bearer ")
                 .or_else(|| v.strip_prefix("bearer "))
         })
-        .ok_or_else(|| {
-            refuse(
-                Code::Unauthenticated,
-                "MISSING_TOKEN",
-                "send `authorization: Bearer <token>`",
-            )
-        })?;
+        .ok_or_else(missing_token)?;
     let credential = tokens.find(token.trim()).ok_or_else(|| {
         refuse(
             Code::Unauthenticated,
@@ -239,9 +234,23 @@ fn authorize(
     }))
 }
 
+/// UNAUTHENTICATED `MISSING_TOKEN`, as for any call without a token.
+pub fn missing_token() -> Status {
+    refuse(
+        Code::Unauthenticated,
+        "MISSING_TOKEN",
+        "send `authorization: Bearer <token>`",
+    )
+}
+
 fn refuse(code: Code, reason: &'static str, message: &str) -> Status {
     Rich::new(code, reason, message).into_status()
 }
+
+/// Marks a reflection request that carries no token: it is answered from the health
+/// service's schema only (`health::reflection`), so probes and grpcurl need no credentials.
+#[derive(Debug, Clone, Copy)]
+pub struct Anonymous;
 
 /// Tower layer enforcing `authorize` in front of every service of the server.
 #[derive(Debug, Clone)]
@@ -289,6 +298,15 @@ where
     }
 
     fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
+        let anonymous = self.tokens.is_some()
+            && !request.headers().contains_key(http::header::AUTHORIZATION)
+            && ANY_ROLE_PREFIXES
+                .iter()
+                .any(|p| request.uri().path().starts_with(p));
+        if anonymous {
+            request.extensions_mut().insert(Anonymous);
+            return Box::pin(self.inner.call(request));
+        }
         match authorize(
             self.tokens.as_deref(),
             request.uri().path(),
@@ -296,6 +314,7 @@ where
         ) {
             Ok(principal) => {
                 if let Some(p) = principal {
+                    crate::telemetry::note_principal(&p.name);
                     request.extensions_mut().insert(p);
                 }
                 Box::pin(self.inner.call(request))

@@ -329,4 +329,6 @@ pub trait Store: Send + Sync + 'static {
     /// Changes whenever events or alerts may have been committed (by this process, or by
     /// another one sharing the database where the backend can tell).
     fn wakeups(&self) -> watch::Receiver<u64>;
+    /// A cheap round trip to the database (`SELECT 1`), for the health probe.
+    fn ping(&self) -> impl Future<Output = Result<()>> + Send;
 }

@@ -6,6 +6,8 @@
 //! OTEL_RESOURCE_ATTRIBUTES (service name `clientstatus` unless they name one),
 //! OTEL_EXPORTER_OTLP_HEADERS / _TIMEOUT / _COMPRESSION, OTEL_TRACES_SAMPLER(_ARG), OTEL_BSP_*;
 //! OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none turn export off.
+use std::io::IsTerminal;
+
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::{Key, KeyValue};
 use opentelemetry_otlp::WithExportConfig;
@@ -105,8 +107,12 @@ impl Tracing {
         let filter = EnvFilter::builder()
             .with_default_directive(LevelFilter::INFO.into())
             .from_env_lossy();
+        let colour = colour(
+            std::io::stdout().is_terminal(),
+            std::env::var_os("NO_COLOR"),
+        );
         let logs = match config.log_format {
-            LogFormat::Text => tracing_subscriber::fmt::layer().boxed(),
+            LogFormat::Text => tracing_subscriber::fmt::layer().with_ansi(colour).boxed(),
             LogFormat::Json => tracing_subscriber::fmt::layer().json().boxed(),
         };
         // The exporter gets this crate's spans whatever RUST_LOG says for the logs: an
@@ -151,6 +157,12 @@ impl Tracing {
             Err(e) => tracing::warn!(error = %e, "flushing traces failed"),
         }
     }
+}
+
+/// Colour codes only for a person at a terminal, and not when NO_COLOR is set (no-color.org:
+/// any non-empty value).
+fn colour(terminal: bool, no_color: Option<std::ffi::OsString>) -> bool {
+    terminal && no_color.is_none_or(|v| v.is_empty())
 }
 
 fn provider(endpoint: Option<&str>) -> Result<SdkTracerProvider, TracingError> {
@@ -226,6 +238,14 @@ mod tests {
             .ok(),
             Some(Export::Otlp(None))
         );
+    }
+
+    #[test]
+    fn colour_only_at_a_terminal_without_no_color() {
+        assert!(colour(true, None));
+        assert!(!colour(false, None));
+        assert!(!colour(true, Some("1".into())));
+        assert!(colour(true, Some("".into())));
     }
 
     #[test]

@@ -15,13 +15,14 @@ use tracing::Instrument;
 use tracing::field::Empty;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-use super::metrics;
+use super::calls::{self, Call, Observed};
 
 /// What the work of one RPC noted for its span.
 #[derive(Debug, Default)]
 struct Notes {
     client_ids: Vec<i64>,
     stage_changes: Vec<(&'static str, &'static str)>,
+    principal: Option<String>,
 }
 
 tokio::task_local! {
@@ -38,6 +39,11 @@ pub fn note_client_ids(ids: impl IntoIterator<Item = i64>) {
             }
         }
     });
+}
+
+/// The caller's token named this principal (for the RPC's log line).
+pub fn note_principal(name: &str) {
+    let _ = NOTES.try_with(|n| n.borrow_mut().principal = Some(name.to_string()));
 }
 
 /// The RPC changed a client's stage.
@@ -83,7 +89,7 @@ where
     S::Future: Send + 'static,
     RB: Send + 'static,
 {
-    type Response = S::Response;
+    type Response = http::Response<Observed<RB>>;
     type Error = S::Error;
     type Future = BoxFuture<Self::Response, Self::Error>;
 
@@ -92,17 +98,17 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        let path = request.uri().path().trim_start_matches('/').to_string();
-        let (service, method) = path.split_once('/').unwrap_or(("", path.as_str()));
-        let method = method.to_string();
+        let path = request.uri().path().to_string();
+        // Labels and span names only ever carry methods this server serves.
+        let (service, method) = calls::method_of(&path);
         let span = tracing::info_span!(
             "rpc",
-            otel.name = %path,
+            otel.name = %format!("{service}/{method}"),
             otel.kind = "server",
             otel.status_code = Empty,
             rpc.system = "grpc",
-            rpc.service = %service,
-            rpc.method = %method,
+            rpc.service = service,
+            rpc.method = method,
             rpc.code = Empty,
             rpc.grpc.status_code = Empty,
             client_id = Empty,
@@ -111,40 +117,61 @@ where
             stage.new = Empty,
         );
         let caller = TraceContextPropagator::new().extract(&Headers(request.headers()));
-        if caller.span().span_context().is_valid() {
+        let mut trace_id = caller.span().span_context().clone();
+        if trace_id.is_valid() {
             // Fails only without an OpenTelemetry layer (nothing exported): then no matter.
             let _ = span.set_parent(caller);
+        } else {
+            trace_id = span.context().span().span_context().clone();
         }
+        let trace_id = trace_id.is_valid().then(|| trace_id.trace_id().to_string());
         let started = Instant::now();
-        let future = self.inner.call(request);
+        // The access layer below notes the caller's principal while it decides the request.
+        let (future, early) = NOTES.sync_scope(RefCell::default(), || {
+            let future = self.inner.call(request);
+            (future, NOTES.with(|n| n.take()))
+        });
         let work = async move {
             let result = future.await;
             (result, NOTES.with(|n| n.take()))
         };
+        let call_span = span.clone();
         Box::pin(
             async move {
-                let (result, notes) = NOTES.scope(RefCell::default(), work).await;
-                // tonic sends a handler's error as a trailers-only response: its code is in the
-                // headers. A response without one carries OK in its trailers.
-                let code = match &result {
-                    Ok(response) => response
-                        .headers()
-                        .get("grpc-status")
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.parse::<i32>().ok())
-                        .map_or(tonic::Code::Ok, tonic::Code::from_i32),
-                    Err(_) => tonic::Code::Unknown,
+                let (result, notes) = NOTES.scope(RefCell::new(early), work).await;
+                record_notes(&call_span, &notes);
+                let call = Call {
+                    service,
+                    method,
+                    started,
+                    span: call_span,
+                    client_ids: (!notes.client_ids.is_empty()).then(|| {
+                        let ids: Vec<String> =
+                            notes.client_ids.iter().map(i64::to_string).collect();
+                        ids.join(",")
+                    }),
+                    principal: notes.principal,
+                    trace_id,
                 };
-                let name = format!("{code:?}");
-                let span = tracing::Span::current();
-                span.record("rpc.code", name.as_str());
-                span.record("rpc.grpc.status_code", code as i32);
-                if is_server_error(code) {
-                    span.record("otel.status_code", "ERROR");
+                match result {
+                    // tonic sends a handler's error as a trailers-only response: its code is in
+                    // the headers, and the call is over. Otherwise it ends with the body.
+                    Ok(response) => {
+                        let (parts, body) = response.into_parts();
+                        let call = match calls::status_in(&parts.headers) {
+                            Some(code) => {
+                                call.finish(code);
+                                None
+                            }
+                            None => Some(call),
+                        };
+                        Ok(http::Response::from_parts(parts, Observed::new(body, call)))
+                    }
+                    Err(e) => {
+                        call.finish(tonic::Code::Unknown);
+                        Err(e)
+                    }
                 }
-                record_notes(&span, &notes);
-                metrics().observe_rpc(&method, &name, started.elapsed().as_secs_f64());
-                result
             }
             .instrument(span),
         )
@@ -153,7 +180,7 @@ where
 
 /// Codes that mean the server failed (OpenTelemetry's gRPC conventions for server spans); a
 /// caller's mistake (NOT_FOUND, INVALID_ARGUMENT…) leaves the span's status unset.
-fn is_server_error(code: tonic::Code) -> bool {
+pub(super) fn is_server_error(code: tonic::Code) -> bool {
     use tonic::Code::*;
     matches!(
         code,

@@ -330,3 +330,79 @@ async fn unavailable_carries_retry_info() {
     let retry = details.retry_info().expect("RetryInfo on UNAVAILABLE");
     assert!(retry.retry_delay.is_some_and(|d| !d.is_zero()), "{retry:?}");
 }
+
+/// A Kubernetes-style probe: NOT_SERVING within 2 s of losing the database, SERVING again
+/// once it is back, and a Watch sees both changes.
+#[tokio::test]
+async fn health_is_not_serving_while_the_database_is_down() {
+    use tokio_stream::StreamExt;
+    use tonic_health::pb::HealthCheckRequest;
+    use tonic_health::pb::health_check_response::ServingStatus;
+    use tonic_health::pb::health_client::HealthClient;
+
+    let db = Arc::new(TestDb::new().await);
+    let probe = Proxy::start(String::new()).await; // only to learn the URL shape
+    let (_, target) = through(&db.url, probe.addr);
+    drop(probe);
+    let proxy = Proxy::start(target).await;
+    let (url, _) = through(&db.url, proxy.addr);
+    let app = start(clientstatus::config::Config::with_database(url), db).await;
+    let mut health = HealthClient::new(app.channel.clone());
+    let mut watch = health
+        .watch(HealthCheckRequest::default())
+        .await
+        .expect("watch")
+        .into_inner();
+    let status = |r: Option<Result<tonic_health::pb::HealthCheckResponse, tonic::Status>>| {
+        r.expect("an update").expect("status").status
+    };
+    assert_eq!(status(watch.next().await), ServingStatus::Serving as i32);
+
+    proxy.cut();
+    let down = tokio::time::timeout(Duration::from_secs(2), watch.next())
+        .await
+        .expect("NOT_SERVING within 2 s of losing the database");
+    assert_eq!(status(down), ServingStatus::NotServing as i32);
+    let check = health
+        .check(HealthCheckRequest::default())
+        .await
+        .expect("check")
+        .into_inner();
+    assert_eq!(check.status, ServingStatus::NotServing as i32);
+
+    proxy.restore();
+    let up = tokio::time::timeout(Duration::from_secs(20), watch.next())
+        .await
+        .expect("SERVING once the database is back");
+    assert_eq!(status(up), ServingStatus::Serving as i32);
+}
+
+/// `sslmode=require` in the URL: the server's connections to Postgres are encrypted.
+#[tokio::test]
+async fn postgres_over_tls_when_the_url_asks_for_it() {
+    let db = Arc::new(TestDb::new().await);
+    let url = format!("{}&sslmode=require", db.url);
+    let mut app = start(clientstatus::config::Config::with_database(url), db.clone()).await;
+    let c = app.create("Encrypted").await;
+    assert_eq!(app.get(c.client_id).await.client_id, c.client_id);
+
+    let schema = db
+        .url
+        .rsplit("application_name=")
+        .next()
+        .expect("application name")
+        .to_string();
+    let base = std::env::var("CLIENTSTATUS_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let pool = sqlx::PgPool::connect(&base).await.expect("connect");
+    let encrypted: Vec<bool> = sqlx::query_scalar(
+        "SELECT s.ssl FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) \
+         WHERE a.application_name = $1",
+    )
+    .bind(&schema)
+    .fetch_all(&pool)
+    .await
+    .expect("pg_stat_ssl");
+    assert!(!encrypted.is_empty(), "the server has connections open");
+    assert!(encrypted.iter().all(|e| *e), "{encrypted:?}");
+}

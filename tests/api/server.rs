@@ -189,15 +189,15 @@ async fn metrics_show_rpcs_stage_transitions_events_and_alerts_moving() {
         );
     };
     grew(
-        "clientstatus_rpc_requests_total{method=\"CreateClient\",code=\"Ok\"}",
+        "clientstatus_rpc_requests_total{service=\"crm.clientstatus.v1.ClientStatusService\",method=\"CreateClient\",code=\"OK\"}",
         1.0,
     );
     grew(
-        "clientstatus_rpc_requests_total{method=\"GetClient\",code=\"NotFound\"}",
+        "clientstatus_rpc_requests_total{service=\"crm.clientstatus.v1.ClientStatusService\",method=\"GetClient\",code=\"NOT_FOUND\"}",
         1.0,
     );
     grew(
-        "clientstatus_rpc_duration_seconds_count{method=\"RecordInvoice\",code=\"Ok\"}",
+        "clientstatus_rpc_duration_seconds_count{service=\"crm.clientstatus.v1.ClientStatusService\",method=\"RecordInvoice\",code=\"OK\"}",
         1.0,
     );
     grew(

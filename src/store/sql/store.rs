@@ -149,4 +149,14 @@ impl<B: Backend> Store for SqlStore<B> {
     fn wakeups(&self) -> watch::Receiver<u64> {
         self.wake.subscribe()
     }
+
+    /// On a reader: a health probe must not queue behind writes.
+    async fn ping(&self) -> Result<()> {
+        self.backend
+            .reader()
+            .await?
+            .fetch_one(super::Sql::new("SELECT 1"))
+            .await
+            .map(drop)
+    }
 }

@@ -23,11 +23,15 @@ fi
 buf="$(bash .ci/buf.sh)"
 previous="$(mktemp -d)"
 trap 'rm -rf "$previous"' EXIT
-git archive "$against" proto | tar -x -C "$previous"
-if [ ! -d "$previous/proto" ]; then
+if ! git cat-file -e "$against:proto" 2>/dev/null; then
   echo "buf breaking: skipped, $against has no proto/"
   exit 0
 fi
+# Both sides as workspaces with their own buf.yaml, so what each excludes (the vendored
+# googleapis files) is left out of both.
+paths=(proto)
+if git cat-file -e "$against:buf.yaml" 2>/dev/null; then paths+=(buf.yaml); fi
+git archive "$against" "${paths[@]}" | tar -x -C "$previous"
 echo "buf $("$buf" --version) breaking proto/ against $against ($(git rev-parse --short "$against"))"
-"$buf" breaking proto --against "$previous/proto"
+"$buf" breaking . --against "$previous"
 echo "buf breaking: the contract only grew"

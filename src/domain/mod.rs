@@ -12,9 +12,6 @@ pub mod search;
 pub mod stage;
 pub mod summary;
 
-#[cfg(test)]
-mod rules_tests;
-
 pub use alerts::AlertKind;
 pub use catalog::{Catalog, CatalogCommand, CatalogKind, Entry, Holders};
 pub use client::{CallOutcome, Classifications, Client, ClientName, LeadStatus, Timestamp};

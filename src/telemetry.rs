@@ -55,6 +55,28 @@ impl Histogram {
     }
 }
 
+/// Writes per group-committed transaction.
+const BATCH_BUCKETS: [u64; 8] = [1, 2, 4, 8, 16, 32, 64, 128];
+
+#[derive(Default)]
+struct Sizes {
+    counts: [u64; BATCH_BUCKETS.len()],
+    count: u64,
+    sum: u64,
+}
+
+impl Sizes {
+    fn observe(&mut self, size: u64) {
+        self.count += 1;
+        self.sum += size;
+        for (i, bound) in BATCH_BUCKETS.iter().enumerate() {
+            if size <= *bound {
+                self.counts[i] += 1;
+            }
+        }
+    }
+}
+
 /// A connection pool's state when sampled.
 pub struct PoolSample {
     pub size: u32,
@@ -103,6 +125,7 @@ pub struct Metrics {
     subscribers: AtomicI64,
     pools: Mutex<Vec<(&'static str, PoolProbe)>>,
     commits: Mutex<BTreeMap<&'static str, Histogram>>,
+    batches: Mutex<Sizes>,
     positions: Mutex<Vec<(&'static str, Weak<StreamPosition>)>>,
 }
 
@@ -195,6 +218,14 @@ impl Metrics {
         positions.retain(|(_, p)| p.strong_count() > 0);
         positions.push((stream, Arc::downgrade(&position)));
         position
+    }
+
+    /// One group-committed transaction of `writes` writes (the SQLite writer).
+    pub fn commit_batch(&self, writes: usize) {
+        self.batches
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .observe(writes as u64);
     }
 
     fn commit_took(&self, op: &'static str, seconds: f64) {
@@ -370,6 +401,34 @@ impl Metrics {
                 &format!("op=\"{op}\""),
             );
         }
+        out.push_str(
+            "# HELP clientstatus_db_commit_batch_writes Writes per group-committed transaction \
+             (SQLite).\n",
+        );
+        out.push_str("# TYPE clientstatus_db_commit_batch_writes histogram\n");
+        let batches = self.batches.lock().unwrap_or_else(|e| e.into_inner());
+        for (i, bound) in BATCH_BUCKETS.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "clientstatus_db_commit_batch_writes_bucket{{le=\"{bound}\"}} {}",
+                batches.counts[i]
+            );
+        }
+        let _ = writeln!(
+            out,
+            "clientstatus_db_commit_batch_writes_bucket{{le=\"+Inf\"}} {}",
+            batches.count
+        );
+        let _ = writeln!(
+            out,
+            "clientstatus_db_commit_batch_writes_sum {}",
+            batches.sum
+        );
+        let _ = writeln!(
+            out,
+            "clientstatus_db_commit_batch_writes_count {}",
+            batches.count
+        );
     }
 }
 

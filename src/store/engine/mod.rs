@@ -406,7 +406,7 @@ pub(super) async fn record<T: WriteTx>(
     appends: &mut Appends,
 ) -> Result<String> {
     let body = to_json("client", client)?;
-    tx.update_client(client, &body, before.version).await?;
+    tx.update_client(before, client, &body).await?;
     let timers = alerts::timers(client);
     if timers != alerts::timers(before) {
         tx.replace_timers(client.client_id, &timers).await?;

@@ -97,12 +97,14 @@ pub trait WriteTx: Send {
         client: &Client,
         body: &str,
     ) -> impl Future<Output = Result<i64>> + Send;
-    /// Writes `client`, which must still be at `previous_version` in the database.
+    /// Writes `client` over `before`, which must still be the row's version in the database.
+    /// Only the columns that differ are written: an unchanged indexed column leaves its index
+    /// alone.
     fn update_client(
         &mut self,
+        before: &Client,
         client: &Client,
         body: &str,
-        previous_version: i64,
     ) -> impl Future<Output = Result<()>> + Send;
     fn insert_history(&mut self, entry: &HistoryRecord) -> impl Future<Output = Result<()>> + Send;
     /// Replaces the client's pending alert timers with `timers`.

@@ -195,3 +195,25 @@ pub trait Conn: Send {
         }
     }
 }
+
+/// A borrowed connection is a connection (a transaction borrows the writer's).
+impl<C: Conn> Conn for &mut C {
+    type Row = C::Row;
+    const DIALECT: Dialect = C::DIALECT;
+
+    fn execute(&mut self, q: Sql) -> impl Future<Output = Result<u64>> + Send {
+        (**self).execute(q)
+    }
+
+    fn fetch_all(&mut self, q: Sql) -> impl Future<Output = Result<Vec<Self::Row>>> + Send {
+        (**self).fetch_all(q)
+    }
+
+    fn fetch_optional(&mut self, q: Sql) -> impl Future<Output = Result<Option<Self::Row>>> + Send {
+        (**self).fetch_optional(q)
+    }
+
+    fn lock_key(&mut self, key: &str) -> impl Future<Output = Result<()>> + Send {
+        (**self).lock_key(key)
+    }
+}

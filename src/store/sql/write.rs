@@ -235,31 +235,34 @@ impl<C: Conn> WriteTx for Tx<C> {
         self.conn.fetch_one(q).await?.i64("client_id")
     }
 
-    async fn update_client(
-        &mut self,
-        client: &Client,
-        body: &str,
-        previous_version: i64,
-    ) -> Result<()> {
-        let n = CLIENT_WRITE_COLUMNS.len();
-        let sets: Vec<String> = CLIENT_WRITE_COLUMNS
+    async fn update_client(&mut self, before: &Client, client: &Client, body: &str) -> Result<()> {
+        let old = client_values(before, "");
+        let mut q = Sql::new("UPDATE clients SET ");
+        let mut first = true;
+        for ((column, value), was) in CLIENT_WRITE_COLUMNS
             .iter()
-            .enumerate()
-            .filter(|(_, c)| **c != "created_at")
-            .map(|(i, c)| format!("{c} = ${}", i + 1))
-            .collect();
-        let mut q = Sql::new(format!(
-            "UPDATE clients SET {} WHERE client_id = ${} AND version = ${}",
-            sets.join(", "),
-            n + 1,
-            n + 2
-        ));
-        q.args = client_values(client, body);
-        let q = q.arg(client.client_id).arg(previous_version);
+            .zip(client_values(client, body))
+            .zip(old)
+        {
+            // The body always changes (the version is in it); created_at never does.
+            let changed = *column == "body" || value != was;
+            if *column == "created_at" || !changed {
+                continue;
+            }
+            if !first {
+                q.push(", ");
+            }
+            first = false;
+            q.push(column).push(" = ").bind(value);
+        }
+        q.push(" WHERE client_id = ")
+            .bind(client.client_id)
+            .push(" AND version = ")
+            .bind(before.version);
         if self.conn.execute(q).await? != 1 {
             return Err(StoreError::conflict(format!(
-                "client {} is no longer at version {previous_version}",
-                client.client_id
+                "client {} is no longer at version {}",
+                client.client_id, before.version
             )));
         }
         Ok(())

@@ -55,21 +55,27 @@ mod code {
     pub const CONSTRAINT: i64 = 19;
 }
 
-/// A full disk is `StorageFull`; faults the caller can retry become `Unavailable`; a
-/// constraint a concurrent change broke is a `Conflict`; the rest are ours.
+/// A sqlx error by its SQLite result code (see `classify_code`).
 pub fn classify(e: sqlx::Error) -> StoreError {
-    let primary = match &e {
+    let code = match &e {
         sqlx::Error::Io(_)
         | sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
         | sqlx::Error::WorkerCrashed => return StoreError::Unavailable(e.into()),
-        sqlx::Error::Database(db) => db
-            .code()
-            .and_then(|c| c.parse::<i64>().ok())
-            .map(|c| c & 0xff),
+        sqlx::Error::Database(db) => db.code().and_then(|c| c.parse::<i64>().ok()),
         _ => None,
     };
-    match primary {
+    classify_code(code, e)
+}
+
+/// A full disk is `StorageFull`; faults the caller can retry become `Unavailable`; a
+/// constraint a concurrent change broke is a `Conflict`; the rest are ours. `code` is SQLite's
+/// (extended) result code, when the error has one.
+pub fn classify_code(
+    code: Option<i64>,
+    e: impl std::error::Error + Send + Sync + 'static,
+) -> StoreError {
+    match code.map(|c| c & 0xff) {
         Some(code::FULL) => StoreError::StorageFull(e.into()),
         Some(
             code::BUSY | code::LOCKED | code::NOMEM | code::READONLY | code::IOERR | code::CANTOPEN,

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{ConnectOptions, Sqlite, SqlitePool};
+use sqlx::{Sqlite, SqlitePool};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::clock::Clock;
@@ -23,9 +23,11 @@ use super::{CatalogOutcome, Mutation, Outcome, Result, StoreError};
 use crate::domain::CatalogCommand;
 
 mod conn;
+mod lite;
 mod writer;
 
 use conn::classify;
+use lite::LiteConn;
 use writer::{BATCH_MAX, Job, Writer, WriterState};
 
 pub type SqliteStore = SqlStore<SqliteBackend>;
@@ -34,7 +36,8 @@ pub struct SqliteBackend {
     reader: SqlitePool,
     /// Taken by `close`: the writer finishes what is queued, closes its connection and ends.
     jobs: std::sync::Mutex<Option<mpsc::Sender<Job>>>,
-    writer: tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Answered when the writer's thread has finished.
+    writer: tokio::sync::Mutex<Option<tokio::sync::oneshot::Receiver<()>>>,
 }
 
 impl SqlStore<SqliteBackend> {
@@ -57,8 +60,9 @@ impl SqlStore<SqliteBackend> {
             .run(&reader)
             .await
             .map_err(|e| StoreError::internal_from("migrations failed", e))?;
-        let mut writer = options.connect().await.map_err(classify)?;
-        let legacy_requests = legacy_requests(&mut Db(&mut writer)).await?;
+        let path = options.get_filename().to_path_buf();
+        let mut writer_conn = LiteConn::open(&path)?;
+        let legacy_requests = legacy_requests(&mut writer_conn).await?;
         crate::telemetry::metrics().watch_pool("sqlite_reader", &reader);
         // Writers wait here, not in memory of their own, while a batch commits.
         let (jobs, queue) = mpsc::channel(BATCH_MAX * 8);
@@ -66,14 +70,30 @@ impl SqlStore<SqliteBackend> {
         let probe = state.clone();
         crate::telemetry::metrics().watch_connections("sqlite_writer", move || probe.sample());
         let task = Writer {
-            options,
+            path,
             clock,
             settings,
             state,
             catalog: Arc::new(CatalogCache::default()),
             legacy_requests,
         };
-        let writer = tokio::spawn(task.run(writer, queue));
+        // The writer gets a thread and a runtime of its own: it is the one serial step every
+        // write goes through, and on the shared runtime each of its statements would wait in
+        // the queue behind the RPC tasks it is serving.
+        let (done, writer) = tokio::sync::oneshot::channel();
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || {
+                match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime.block_on(task.run(writer_conn, queue)),
+                    Err(e) => tracing::error!(error = %e, "the SQLite writer cannot start"),
+                }
+                let _ = done.send(());
+            })
+            .map_err(|e| StoreError::internal_from("starting the SQLite writer", e))?;
         let backend = SqliteBackend {
             reader,
             jobs: std::sync::Mutex::new(Some(jobs)),

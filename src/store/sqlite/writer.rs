@@ -11,8 +11,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 
-use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{ConnectOptions, Connection, SqliteConnection};
+use std::path::PathBuf;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::clock::Clock;
@@ -24,8 +23,7 @@ use crate::store::engine::{self, Appended, Applies, Env, Executed};
 use crate::store::sql::write::{CatalogCache, Tx, prune_requests, prune_streams};
 use crate::store::{CatalogOutcome, Mutation, Outcome, Result, StoreError};
 
-use super::conn::classify;
-use crate::store::sql::driver::Db;
+use super::lite::LiteConn;
 
 /// Most writes in one transaction: bounds a batch's latency and the memory it holds.
 pub const BATCH_MAX: usize = 128;
@@ -136,16 +134,13 @@ fn is_database_fault(e: &StoreError) -> bool {
     matches!(e, StoreError::Unavailable(_) | StoreError::StorageFull(_))
 }
 
-async fn exec(conn: &mut SqliteConnection, sql: &str) -> Result<()> {
-    sqlx::query(sql)
-        .execute(&mut *conn)
-        .await
-        .map(drop)
-        .map_err(classify)
+async fn exec(conn: &mut LiteConn, sql: &str) -> Result<()> {
+    conn.batch(sql)
 }
 
 pub struct Writer {
-    pub options: SqliteConnectOptions,
+    /// The database file, to reopen after a fault.
+    pub path: PathBuf,
     pub clock: Arc<dyn Clock>,
     pub settings: Settings,
     pub state: Arc<WriterState>,
@@ -182,15 +177,16 @@ impl WriterState {
 
 impl Writer {
     /// Serves `jobs` until every sender is gone, starting on `conn`.
-    pub async fn run(mut self, conn: SqliteConnection, mut jobs: mpsc::Receiver<Job>) {
+    pub async fn run(mut self, conn: LiteConn, mut jobs: mpsc::Receiver<Job>) {
         let mut conn = Some(conn);
         let mut batch = Vec::with_capacity(BATCH_MAX);
         while jobs.recv_many(&mut batch, BATCH_MAX).await > 0 {
             let size = batch.len();
+            crate::telemetry::metrics().commit_batch(size);
             self.state.set(WriterState::BUSY);
             let current = match conn.take() {
                 Some(c) => Ok(c),
-                None => self.options.connect().await.map_err(classify),
+                None => LiteConn::open(&self.path),
             };
             let mut current = match current {
                 Ok(c) => c,
@@ -212,19 +208,17 @@ impl Writer {
                     tracing::warn!(error = %e, writes = size, "a batch was not committed; reopening the database");
                     // Whatever SQLite thinks of the transaction now, a new connection knows none.
                     let _ = exec(&mut current, "ROLLBACK").await;
-                    let _ = current.close().await;
+                    drop(current);
                 }
             }
         }
-        if let Some(conn) = conn {
-            let _ = conn.close().await;
-        }
+        drop(conn);
         self.state.set(WriterState::STOPPED);
     }
 
     /// Runs and commits `batch` (emptying it), answering every write; on `Err` every write was
     /// answered with the failure and the connection must not be used again.
-    async fn commit(&mut self, conn: &mut SqliteConnection, batch: &mut Vec<Job>) -> Result<()> {
+    async fn commit(&mut self, conn: &mut LiteConn, batch: &mut Vec<Job>) -> Result<()> {
         let mut ran: Vec<Box<dyn Answer>> = Vec::with_capacity(batch.len());
         let result = self.run_all(conn, batch, &mut ran).await;
         let result = match result {
@@ -249,7 +243,7 @@ impl Writer {
     /// at the first fault of the database's, leaving the rest in `batch`.
     async fn run_all(
         &mut self,
-        conn: &mut SqliteConnection,
+        conn: &mut LiteConn,
         batch: &mut Vec<Job>,
         ran: &mut Vec<Box<dyn Answer>>,
     ) -> Result<()> {
@@ -296,19 +290,14 @@ impl Writer {
 
 impl Writer {
     /// Runs one write inside its savepoint `write`.
-    async fn perform(
-        &mut self,
-        job: Job,
-        conn: &mut SqliteConnection,
-        now: Timestamp,
-    ) -> Box<dyn Answer> {
+    async fn perform(&mut self, job: Job, conn: &mut LiteConn, now: Timestamp) -> Box<dyn Answer> {
         if let Job::Execute(m, reply) = job {
             return pending(self.apply(&m, conn, now).await, reply);
         }
         if let Job::ChangeCatalog(m, reply) = job {
             return pending(self.apply(&m, conn, now).await, reply);
         }
-        let mut tx = Tx::new(Db(&mut *conn), self.catalog.clone());
+        let mut tx = Tx::new(&mut *conn, self.catalog.clone());
         match job {
             Job::RaiseDueAlerts(at, alerts, reply) => {
                 pending(engine::raise_due(&mut tx, at, &alerts).await, reply)
@@ -332,7 +321,7 @@ impl Writer {
     async fn apply<C: Applies>(
         &self,
         m: &Mutation<C>,
-        conn: &mut SqliteConnection,
+        conn: &mut LiteConn,
         now: Timestamp,
     ) -> Result<(C::Outcome, Appended)> {
         let env = Env {
@@ -340,13 +329,13 @@ impl Writer {
             settings: &self.settings,
             legacy_requests: self.legacy_requests,
         };
-        let mut tx = Tx::new(Db(&mut *conn), self.catalog.clone());
+        let mut tx = Tx::new(&mut *conn, self.catalog.clone());
         match engine::execute(&mut tx, m, env).await? {
             Executed::Applied(outcome, appended) => Ok((*outcome, appended)),
             Executed::AlreadyAnswered => {
                 drop(tx);
                 exec(conn, "ROLLBACK TO write").await?;
-                let mut tx = Tx::new(Db(conn), self.catalog.clone());
+                let mut tx = Tx::new(conn, self.catalog.clone());
                 let outcome = engine::answer_of(&mut tx, m, self.legacy_requests).await?;
                 Ok((outcome, Appended::default()))
             }

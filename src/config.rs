@@ -123,6 +123,10 @@ pub struct Config {
     /// Serve the built-in dashboard at /dashboard/ on the gRPC port (`--dashboard false`: don't).
     #[arg(long, env = "CLIENTSTATUS_DASHBOARD", default_value_t = true, action = clap::ArgAction::Set)]
     pub dashboard: bool,
+
+    /// The NATS JetStream relay (src/relay/settings.rs).
+    #[command(flatten)]
+    pub relay: crate::relay::RelaySettings,
 }
 
 /// Every setting, with the database URL's and the collector URL's passwords masked: this is
@@ -157,6 +161,7 @@ impl fmt::Debug for Config {
             .field("edge", &self.edge)
             .field("cors_allowed_origins", &self.cors_allowed_origins)
             .field("dashboard", &self.dashboard)
+            .field("relay", &self.relay)
             .finish()
     }
 }
@@ -182,6 +187,7 @@ impl Config {
             edge: Default::default(),
             cors_allowed_origins: Vec::new(),
             dashboard: true,
+            relay: Default::default(),
         }
     }
 

@@ -6,6 +6,7 @@
 //! - `stream`: the two streams: one hub per stream tails the store, subscribers fan out from it.
 //! - `grpc`: handlers, validation, conversions, error mapping, the caller's identity.
 //! - `telemetry`: Prometheus metrics and the per-RPC span/metrics layer.
+//! - `relay`: every status event and alert published to NATS JetStream by one replica.
 //! - `web`: gRPC-Web and CORS for browsers, and the built-in dashboard's files.
 //! - `startup`: wiring and `run(config, listener, shutdown)`; `config`: flags and variables.
 pub mod alerts;
@@ -13,6 +14,7 @@ pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod grpc;
+pub mod relay;
 pub mod startup;
 pub mod store;
 pub mod stream;

@@ -95,6 +95,12 @@ async fn serve<S: Store>(
         config.scheduler(),
         stop_watch.clone(),
     ));
+    let relay = crate::relay::start(
+        store.clone(),
+        &config.database_url,
+        &config.relay,
+        stop_watch.clone(),
+    )?;
     let shutdown = async move {
         shutdown.await;
         let _ = stopping.send(true);
@@ -178,6 +184,9 @@ async fn serve<S: Store>(
         }
     }
     scheduler.abort();
+    if let Some(relay) = relay {
+        relay.abort();
+    }
     if let Some(metrics) = metrics {
         metrics.abort();
     }

@@ -49,7 +49,9 @@ impl RelayMetrics {
     }
 
     pub fn published(&self, stream: Stream) {
-        self.stream(stream).published.fetch_add(1, Ordering::Relaxed);
+        self.stream(stream)
+            .published
+            .fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn skipped(&self, stream: Stream, n: u64) {
@@ -66,7 +68,9 @@ impl RelayMetrics {
             return;
         }
         let leader = self.leader.load(Ordering::Relaxed);
-        out.push_str("# HELP clientstatus_relay_leader 1 while this process relays to JetStream.\n");
+        out.push_str(
+            "# HELP clientstatus_relay_leader 1 while this process relays to JetStream.\n",
+        );
         out.push_str("# TYPE clientstatus_relay_leader gauge\n");
         let _ = writeln!(out, "clientstatus_relay_leader {}", u8::from(leader));
         out.push_str(

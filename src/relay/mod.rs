@@ -20,7 +20,7 @@ mod sink;
 pub use message::{ALERTS_THROUGH, GAP, SEQUENCE, STATUS_THROUGH, STREAM, TYPE};
 pub use settings::{Format, RelaySettings};
 
-use lease::{Candidate, TAKEOVER_POLL};
+use lease::{Candidate, Lease, TAKEOVER_POLL};
 use sink::SinkError;
 
 /// How long a replica waits after a failed session before competing again: briefly for a
@@ -51,8 +51,7 @@ pub fn render_metrics(out: &mut String) {
     metrics::relay().render(out);
 }
 
-/// Competes for leadership; while it has it, runs a session; after a failed session gives it
-/// up, waits, and competes again.
+/// Competes for leadership, and relays while it has it.
 async fn supervise<S: Store>(
     store: Arc<S>,
     mut candidate: Candidate,
@@ -68,20 +67,9 @@ async fn supervise<S: Store>(
             Ok(Some(lease)) => {
                 tracing::info!(stream = %settings.relay_stream, "this replica relays to JetStream");
                 metrics::relay().leading(true);
-                let ended = pump::session(&store, &settings, &url, &lease, shutdown.clone()).await;
+                lead(&store, &settings, &url, &lease, shutdown.clone()).await;
                 metrics::relay().leading(false);
-                drop(lease);
-                match ended {
-                    Ok(()) => TAKEOVER_POLL,
-                    Err(e @ (SinkError::PositionLost(_) | SinkError::Foreign(_))) => {
-                        tracing::error!(error = %e, "the relay stopped; it needs an operator");
-                        RETRY_LATER
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "relay session failed; will retry");
-                        RETRY_SOON
-                    }
-                }
+                TAKEOVER_POLL
             }
             Ok(None) => TAKEOVER_POLL,
             Err(e) => {
@@ -92,6 +80,43 @@ async fn supervise<S: Store>(
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             changed = shutdown.changed() => if changed.is_err() { return },
+        }
+    }
+}
+
+/// While the lease holds: runs sessions, each after the last one failed, keeping the lag metric
+/// current meanwhile (it grows while JetStream cannot be reached).
+async fn lead<S: Store>(
+    store: &Arc<S>,
+    settings: &RelaySettings,
+    url: &str,
+    lease: &Lease,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut known = None;
+    let mut lost = lease.lost();
+    loop {
+        let Err(e) = pump::session(store, settings, url, lease, &mut known, shutdown.clone()).await
+        else {
+            return;
+        };
+        let wait = if matches!(e, SinkError::PositionLost(_) | SinkError::Foreign(_)) {
+            tracing::error!(error = %e, "the relay cannot go on; it needs an operator");
+            RETRY_LATER
+        } else {
+            tracing::warn!(error = %e, "relay session failed; will retry");
+            RETRY_SOON
+        };
+        if let Some(position) = known {
+            let _ = pump::report_lag(store, &position).await;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = lost.changed() => return,
+            _ = shutdown.changed() => return,
+        }
+        if *lost.borrow() || *shutdown.borrow() {
+            return;
         }
     }
 }

@@ -34,16 +34,20 @@ struct Pump<'a> {
     last_stored: Instant,
 }
 
-/// Relays until the lease is lost or the server stops (`Ok`), or something fails (`Err`).
+/// Relays until the lease is lost or the server stops (`Ok`), or something fails (`Err`);
+/// `known` follows the position JetStream acknowledged.
 pub async fn session<S: Store>(
     store: &Arc<S>,
     settings: &RelaySettings,
     url: &str,
     lease: &Lease,
+    known: &mut Option<Position>,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), SinkError> {
     let sink = Sink::connect(settings, url).await?;
     let start = sink.start().await?;
+    *known = Some(start.position);
+    report_lag(store, &start.position).await?;
     tracing::info!(position = ?start.position, "relay resumes after the stream's newest message");
     let (status, alerts) = (StatusChanges(store.clone()), Alerts(store.clone()));
     let mut pump = Pump {
@@ -62,8 +66,14 @@ pub async fn session<S: Store>(
         }
         // Marked seen before reading, so a commit during the pass wakes us again.
         wake.borrow_and_update();
-        let moved = pump.pass(&status).await? + pump.pass(&alerts).await?;
-        pump.report_lag(&status, &alerts).await?;
+        let moved = match pump.pass(&status).await {
+            Ok(n) => pump.pass(&alerts).await.map(|m| m + n),
+            failed => failed,
+        };
+        // What JetStream acknowledged counts, even when a later publish failed.
+        *known = Some(pump.position);
+        let moved = moved?;
+        report_lag(store, &pump.position).await?;
         if moved > 0 {
             continue;
         }
@@ -98,7 +108,12 @@ impl Pump<'_> {
                 // Retention removed these before they were relayed: nothing can bring them
                 // back, so say so on the next entry and go on.
                 let skipped = seq - expected;
-                tracing::error!(stream = stream.name(), from = expected, to = seq - 1, "entries were removed by retention before the relay published them");
+                tracing::error!(
+                    stream = stream.name(),
+                    from = expected,
+                    to = seq - 1,
+                    "entries were removed by retention before the relay published them"
+                );
                 metrics().skipped(stream, u64::try_from(skipped).unwrap_or(0));
                 headers.insert(GAP, format!("{expected}-{}", seq - 1).as_str());
             }
@@ -127,18 +142,6 @@ impl Pump<'_> {
         Ok(sent)
     }
 
-    async fn report_lag(
-        &self,
-        status: &impl Source,
-        alerts: &impl Source,
-    ) -> Result<(), SinkError> {
-        let status = status.bounds().await?;
-        let alerts = alerts.bounds().await?;
-        metrics().lag(Stream::Status, status.last_seq - self.position.status);
-        metrics().lag(Stream::Alerts, alerts.last_seq - self.position.alerts);
-        Ok(())
-    }
-
     /// With an age limit, the stream's newest message would expire while nothing is
     /// published, and with it the position: a marker carrying the position is published
     /// before that (every third of the age limit while idle).
@@ -153,10 +156,22 @@ impl Pump<'_> {
         next.stream_seq += 1;
         let headers = self.position.headers(&next);
         let subject = message::marker_subject(&self.settings.relay_subject_prefix);
-        let ack = self.sink.publish(subject, headers, Default::default()).await?;
+        let ack = self
+            .sink
+            .publish(subject, headers, Default::default())
+            .await?;
         acknowledged(ack, next.stream_seq).await?;
         self.position = next;
         self.last_stored = Instant::now();
         Ok(())
     }
+}
+
+/// The lag metric: each stream's newest sequence minus `position`.
+pub async fn report_lag<S: Store>(store: &Arc<S>, position: &Position) -> Result<(), SinkError> {
+    let status = store.stream_bounds(Stream::Status).await?;
+    let alerts = store.stream_bounds(Stream::Alerts).await?;
+    metrics().lag(Stream::Status, status.last_seq - position.status);
+    metrics().lag(Stream::Alerts, alerts.last_seq - position.alerts);
+    Ok(())
 }

@@ -78,10 +78,7 @@ impl fmt::Debug for RelaySettings {
             .field("relay_stream", &self.relay_stream)
             .field("relay_subject_prefix", &self.relay_subject_prefix)
             .field("relay_format", &self.relay_format)
-            .field(
-                "relay_max_age",
-                &self.relay_max_age.map(format_duration),
-            )
+            .field("relay_max_age", &self.relay_max_age.map(format_duration))
             .field("relay_replicas", &self.relay_replicas)
             .field(
                 "relay_duplicate_window",
@@ -111,8 +108,7 @@ fn parse_stream_name(text: &str) -> Result<String, String> {
 fn parse_prefix(text: &str) -> Result<String, String> {
     let token_ok = |t: &str| {
         !t.is_empty()
-            && t
-                .chars()
+            && t.chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
     };
     if text.len() <= 128 && text.split('.').all(token_ok) {

@@ -154,7 +154,10 @@ fn wanted(settings: &RelaySettings) -> Config {
 
 /// Creates the stream, or checks one of that name is the relay's and brings its age limit,
 /// replicas and duplicate window to the settings (the rest of its configuration is kept).
-async fn ensure_stream(js: &Context, settings: &RelaySettings) -> Result<stream::Stream, SinkError> {
+async fn ensure_stream(
+    js: &Context,
+    settings: &RelaySettings,
+) -> Result<stream::Stream, SinkError> {
     let wanted = wanted(settings);
     let mut stream = js
         .get_or_create_stream(wanted.clone())

@@ -45,7 +45,7 @@ impl Drop for Lease {
 pub enum Candidate {
     Alone,
     Postgres {
-        options: PgConnectOptions,
+        options: Box<PgConnectOptions>,
         key: i64,
         conn: Option<PgConnection>,
     },
@@ -61,7 +61,7 @@ impl Candidate {
         let options = PgConnectOptions::from_str(database_url)
             .map_err(|e| format!("bad Postgres URL: {e}"))?;
         Ok(Candidate::Postgres {
-            options,
+            options: Box::new(options),
             key: lock_key(jetstream_stream),
             conn: None,
         })

@@ -155,6 +155,10 @@ pub struct Config {
     /// Serve the built-in dashboard at /dashboard/ on the gRPC port (`--dashboard false`: don't).
     #[arg(long, env = "CLIENTSTATUS_DASHBOARD", default_value_t = true, action = clap::ArgAction::Set)]
     pub dashboard: bool,
+
+    /// The NATS JetStream relay (src/relay/settings.rs).
+    #[command(flatten)]
+    pub relay: crate::relay::RelaySettings,
 }
 
 /// Every setting, with the database URL's and the collector URL's passwords masked: this is
@@ -199,6 +203,7 @@ impl fmt::Debug for Config {
             .field("edge", &self.edge)
             .field("cors_allowed_origins", &self.cors_allowed_origins)
             .field("dashboard", &self.dashboard)
+            .field("relay", &self.relay)
             .finish()
     }
 }
@@ -231,6 +236,7 @@ impl Config {
             edge: Default::default(),
             cors_allowed_origins: Vec::new(),
             dashboard: true,
+            relay: Default::default(),
         }
     }
 

@@ -6,6 +6,7 @@
 //! - `stream`: the two streams: one hub per stream tails the store, subscribers fan out from it.
 //! - `grpc`: handlers, validation, conversions, error mapping, the caller's identity.
 //! - `telemetry`: Prometheus metrics and the per-RPC span/metrics layer.
+//! - `relay`: every status event and alert published to NATS JetStream by one replica.
 //! - `web`: gRPC-Web and CORS for browsers, and the built-in dashboard's files.
 //! - `health`: the truthful health service; `net`: accept loop, connection limits, TLS;
 //!   `preflight`: what is checked before the database is opened.
@@ -18,6 +19,7 @@ pub mod grpc;
 pub mod health;
 pub mod net;
 pub mod preflight;
+pub mod relay;
 pub mod startup;
 pub mod store;
 pub mod stream;

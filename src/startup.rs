@@ -145,6 +145,12 @@ async fn serve<S: Store>(
     );
     let probe = tokio::spawn(health.clone().probe(store.clone()));
     let health_service = health.service();
+    let relay = crate::relay::start(
+        store.clone(),
+        &config.database_url,
+        &config.relay,
+        stop_watch.clone(),
+    )?;
     let shutdown = async move {
         shutdown.await;
         // NOT_SERVING before the connections are told to go away.
@@ -230,6 +236,9 @@ async fn serve<S: Store>(
     probe.abort();
     if let Some(reload) = reload {
         reload.abort();
+    }
+    if let Some(relay) = relay {
+        relay.abort();
     }
     if let Some(metrics) = metrics {
         metrics.abort();

@@ -313,6 +313,7 @@ impl Metrics {
         );
         self.render_streams(&mut out);
         self.render_database(&mut out);
+        crate::relay::render_metrics(&mut out);
         out
     }
 

@@ -39,6 +39,12 @@ mod limits;
 mod postgres_only;
 #[path = "api/reads.rs"]
 mod reads;
+#[path = "api/relay.rs"]
+mod relay;
+#[path = "api/relay_failover.rs"]
+mod relay_failover;
+#[path = "api/relay_support.rs"]
+mod relay_support;
 #[path = "api/reports.rs"]
 mod reports;
 #[path = "api/requests.rs"]

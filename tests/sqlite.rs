@@ -54,6 +54,10 @@ mod process;
 mod prometheus;
 #[path = "api/reads.rs"]
 mod reads;
+#[path = "api/relay.rs"]
+mod relay;
+#[path = "api/relay_support.rs"]
+mod relay_support;
 #[path = "api/reports.rs"]
 mod reports;
 #[path = "api/requests.rs"]

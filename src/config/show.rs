@@ -66,6 +66,31 @@ impl Config {
                     .then(|| self.cors_allowed_origins.join(",")),
             ),
             ("dashboard", shown(&self.dashboard)),
+            (
+                "relay_nats_url",
+                self.relay.relay_nats_url.as_deref().map(redact_url),
+            ),
+            ("relay_stream", Some(self.relay.relay_stream.clone())),
+            (
+                "relay_subject_prefix",
+                Some(self.relay.relay_subject_prefix.clone()),
+            ),
+            (
+                "relay_format",
+                Some(match self.relay.relay_format {
+                    crate::relay::Format::Protobuf => "protobuf".into(),
+                    crate::relay::Format::Json => "json".into(),
+                }),
+            ),
+            (
+                "relay_max_age",
+                self.relay.relay_max_age.as_ref().map(duration),
+            ),
+            ("relay_replicas", shown(&self.relay.relay_replicas)),
+            (
+                "relay_duplicate_window",
+                Some(duration(&self.relay.relay_duplicate_window)),
+            ),
         ];
         pairs
             .into_iter()

@@ -23,12 +23,14 @@ use super::{CatalogOutcome, Mutation, Outcome, Result, StoreError};
 use crate::domain::CatalogCommand;
 
 mod conn;
+mod jobs;
 mod lite;
 mod writer;
 
 use conn::classify;
+use jobs::{Job, WriterState};
 use lite::LiteConn;
-use writer::{BATCH_MAX, Job, Writer, WriterState};
+use writer::{BATCH_MAX, Writer};
 
 pub type SqliteStore = SqlStore<SqliteBackend>;
 

@@ -9,124 +9,22 @@
 //! every write of the batch (none was acknowledged), rolls back, and throws the connection away;
 //! the next batch opens a fresh one, so writes resume by themselves once space is freed.
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
 
 use std::path::PathBuf;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 use crate::clock::Clock;
-use crate::domain::CatalogCommand;
 use crate::domain::Timestamp;
-use crate::domain::alerts::AlertSettings;
 use crate::domain::rules::Settings;
 use crate::store::engine::{self, Appended, Applies, Env, Executed};
 use crate::store::sql::write::{CatalogCache, Tx, prune_requests, prune_streams};
-use crate::store::{CatalogOutcome, Mutation, Outcome, Result, StoreError};
+use crate::store::{Mutation, Result, StoreError};
 
+use super::jobs::{Answer, Failure, Job, WriterState, pending};
 use super::lite::LiteConn;
 
 /// Most writes in one transaction: bounds a batch's latency and the memory it holds.
 pub const BATCH_MAX: usize = 128;
-
-type Reply<T> = oneshot::Sender<Result<T>>;
-
-/// One write waiting for the writer, with where its answer goes.
-pub enum Job {
-    Execute(Box<Mutation>, Reply<(Outcome, Appended)>),
-    ChangeCatalog(
-        Box<Mutation<CatalogCommand>>,
-        Reply<(CatalogOutcome, Appended)>,
-    ),
-    RaiseDueAlerts(Timestamp, AlertSettings, Reply<Appended>),
-    PruneStreams(Timestamp, Reply<()>),
-    PruneRequests(Timestamp, Reply<u64>),
-}
-
-/// A write that ran, holding its answer until the batch commits.
-struct Pending<T> {
-    result: Result<T>,
-    reply: Reply<T>,
-}
-
-trait Answer: Send {
-    /// The write's own error, if it failed.
-    fn error(&self) -> Option<&StoreError>;
-    fn answer(self: Box<Self>);
-    fn fail(self: Box<Self>, failure: &Failure);
-}
-
-impl<T: Send> Answer for Pending<T> {
-    fn error(&self) -> Option<&StoreError> {
-        self.result.as_ref().err()
-    }
-
-    fn answer(self: Box<Self>) {
-        let _ = self.reply.send(self.result);
-    }
-
-    fn fail(self: Box<Self>, failure: &Failure) {
-        let _ = self.reply.send(Err(failure.error()));
-    }
-}
-
-fn pending<T: Send + 'static>(result: Result<T>, reply: Reply<T>) -> Box<dyn Answer> {
-    Box::new(Pending { result, reply })
-}
-
-fn fail<T>(reply: Reply<T>, failure: &Failure) {
-    let _ = reply.send(Err(failure.error()));
-}
-
-impl Job {
-    /// The caller went away (its RPC was cancelled): nothing waits for the answer, so the
-    /// write is not applied; a retry with its request_id applies it once.
-    fn abandoned(&self) -> bool {
-        match self {
-            Job::Execute(_, r) => r.is_closed(),
-            Job::ChangeCatalog(_, r) => r.is_closed(),
-            Job::RaiseDueAlerts(_, _, r) => r.is_closed(),
-            Job::PruneStreams(_, r) => r.is_closed(),
-            Job::PruneRequests(_, r) => r.is_closed(),
-        }
-    }
-
-    fn fail(self, failure: &Failure) {
-        match self {
-            Job::Execute(_, r) => fail(r, failure),
-            Job::ChangeCatalog(_, r) => fail(r, failure),
-            Job::RaiseDueAlerts(_, _, r) => fail(r, failure),
-            Job::PruneStreams(_, r) => fail(r, failure),
-            Job::PruneRequests(_, r) => fail(r, failure),
-        }
-    }
-}
-
-/// Why a whole batch failed; every write of it is answered with this.
-struct Failure {
-    storage_full: bool,
-    message: String,
-}
-
-impl Failure {
-    fn of(e: &StoreError) -> Failure {
-        Failure {
-            storage_full: matches!(e, StoreError::StorageFull(_)),
-            message: e.to_string(),
-        }
-    }
-
-    fn error(&self) -> StoreError {
-        let cause = format!(
-            "the batch this write was in was not committed: {}",
-            self.message
-        );
-        if self.storage_full {
-            StoreError::StorageFull(cause.into())
-        } else {
-            StoreError::Unavailable(cause.into())
-        }
-    }
-}
 
 /// Errors the database raised (as opposed to a rule refusing a request): after one, the
 /// transaction may be gone, so the batch is abandoned.
@@ -147,32 +45,6 @@ pub struct Writer {
     pub catalog: Arc<CatalogCache>,
     /// Request records of the release before answers were keyed by caller may exist.
     pub legacy_requests: bool,
-}
-
-/// What the writer's connection is doing, for the pool metrics.
-#[derive(Debug, Default)]
-pub struct WriterState(AtomicU8);
-
-impl WriterState {
-    const IDLE: u8 = 0;
-    const BUSY: u8 = 1;
-    const REOPENING: u8 = 2;
-    const STOPPED: u8 = 3;
-
-    fn set(&self, state: u8) {
-        self.0.store(state, Ordering::Relaxed);
-    }
-
-    /// The writer as a pool of one connection; `None` once it stopped.
-    pub fn sample(&self) -> Option<crate::telemetry::PoolSample> {
-        let (size, idle) = match self.0.load(Ordering::Relaxed) {
-            Self::IDLE => (1, 1),
-            Self::BUSY => (1, 0),
-            Self::REOPENING => (0, 0),
-            _ => return None,
-        };
-        Some(crate::telemetry::PoolSample { size, idle, max: 1 })
-    }
 }
 
 impl Writer {

@@ -7,53 +7,10 @@
 mod backend {
     pub const POSTGRES: bool = true;
 }
-#[path = "api/catalog.rs"]
-mod catalog;
-#[path = "api/concurrency.rs"]
-mod concurrency;
-#[path = "api/declarations.rs"]
-mod declarations;
-#[path = "api/durability.rs"]
-mod durability;
-#[path = "api/errors.rs"]
-mod errors;
-#[path = "api/events.rs"]
-mod events;
-#[path = "api/fanout.rs"]
-mod fanout;
-#[path = "api/fanout_memory.rs"]
-mod fanout_memory;
+include!("api/modules.rs");
 #[path = "api/fanout_replicas.rs"]
 mod fanout_replicas;
-#[path = "api/fields.rs"]
-mod fields;
-#[path = "api/fuzz.rs"]
-mod fuzz;
-#[path = "api/helpers.rs"]
-mod helpers;
-#[path = "api/idempotency.rs"]
-mod idempotency;
-#[path = "api/limits.rs"]
-mod limits;
 #[path = "api/postgres_only.rs"]
 mod postgres_only;
-#[path = "api/reads.rs"]
-mod reads;
-#[path = "api/relay.rs"]
-mod relay;
 #[path = "api/relay_failover.rs"]
 mod relay_failover;
-#[path = "api/relay_support.rs"]
-mod relay_support;
-#[path = "api/reports.rs"]
-mod reports;
-#[path = "api/requests.rs"]
-mod requests;
-#[path = "api/server.rs"]
-mod server;
-#[path = "api/streams.rs"]
-mod streams;
-#[path = "api/upgrade.rs"]
-mod upgrade;
-#[path = "api/validation.rs"]
-mod validation;

@@ -29,7 +29,7 @@ mod writer;
 
 use conn::classify;
 use jobs::{Job, WriterState};
-use lite::LiteConn;
+pub use lite::LiteConn;
 use writer::{BATCH_MAX, Writer};
 
 pub type SqliteStore = SqlStore<SqliteBackend>;

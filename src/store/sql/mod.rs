@@ -152,7 +152,19 @@ impl Sql {
     }
 
     /// Appends ` AND column IN (values)` as one parameter.
+    /// A list of one value is a plain equality: both planners then use an index on
+    /// `(column, client_id)` to read rows already in page order, which they cannot assume for
+    /// a list parameter whose length they do not know when planning.
     pub fn in_list(&mut self, dialect: Dialect, column: &str, values: Value) -> &mut Sql {
+        let one = match &values {
+            Value::I64List(v) if v.len() == 1 => Some(Value::I64(Some(v[0]))),
+            Value::TextList(v) if v.len() == 1 => Some(Value::Text(Some(v[0].clone()))),
+            _ => None,
+        };
+        if let Some(value) = one {
+            self.push(" AND ").push(column).push(" = ").bind(value);
+            return self;
+        }
         self.args.push(values);
         let fragment = dialect.in_list(column, self.args.len());
         self.text.push_str(&fragment);

@@ -62,14 +62,16 @@ export function cardView(session: Session): View {
     clientId = BigInt(arg);
     const mine = ++opening;
     try {
-      const { client } = await clients.getClient({ clientId });
+      const { client, requestedClientId } = await clients.getClient({ clientId });
       if (mine !== opening) return;
       if (!client) throw new Error("no client in the answer");
+      // A merged number answers with its survivor: the survivor's card and timeline show.
+      clientId = client.clientId;
       if (client.stage === ClientStage.FROZEN && client.frozenMessage) {
         frozenText.textContent = client.frozenMessage;
         dialog.showModal();
       }
-      renderCard(client);
+      renderCard(client, requestedClientId);
       pageToken = "";
       await loadHistory(mine);
     } catch (err) {
@@ -79,7 +81,7 @@ export function cardView(session: Session): View {
     }
   }
 
-  function renderCard(c: Client): void {
+  function renderCard(c: Client, requested: bigint): void {
     const status = session.catalogue.status(c.statusId);
     const badge = h(
       "span",
@@ -132,6 +134,9 @@ export function cardView(session: Session): View {
         "Deleted",
         h("span", {}, time(c.deletedAt), " by ", userText(c.deletedBy), " — ", userText(c.fictitiousReason)),
       ]);
+    if (requested) rows.push(["Merged", `#${requested} was merged into this client`]);
+    if (c.erasedAt)
+      rows.push(["Erased", h("span", {}, time(c.erasedAt), " by ", userText(c.erasedBy), " — personal data removed")]);
     if (c.parentClientId)
       rows.push(["Parent", h("a", { href: `#/clients/${c.parentClientId}` }, `#${c.parentClientId}`)]);
     if (c.childClientIds.length > 0) {
@@ -189,7 +194,8 @@ export function cardView(session: Session): View {
 
   async function loadHistory(mine: number): Promise<void> {
     try {
-      const page = await clients.getClientHistory({ clientId, pageSize: HISTORY_PAGE, pageToken });
+      // With the entries of the clients merged into this one: its whole past.
+      const page = await clients.getClientHistory({ clientId, pageSize: HISTORY_PAGE, pageToken, includeMerged: true });
       if (mine !== opening) return;
       timeline.append(...page.entries.map(entry));
       pageToken = page.nextPageToken;

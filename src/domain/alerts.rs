@@ -95,7 +95,7 @@ pub struct Timer {
 /// The timers a client should have in its current state. The store replaces the client's
 /// timers with these after every change.
 pub fn timers(client: &Client) -> Vec<Timer> {
-    if client.is_deleted() {
+    if client.is_deleted() || client.merged_into.is_some() {
         return Vec::new();
     }
     let id = client.client_id;

@@ -143,6 +143,18 @@ pub struct Client {
 
     pub version: i64,
     pub updated_at: Timestamp,
+
+    /// MergeClients folded this client into that survivor (the store's column is
+    /// authoritative: a survivor merged later re-points its merged clients there).
+    #[serde(default)]
+    pub merged_into: Option<i64>,
+    #[serde(default)]
+    pub merged_at: Option<Timestamp>,
+    /// EraseClient removed this client's personal data.
+    #[serde(default)]
+    pub erased_at: Option<Timestamp>,
+    #[serde(default)]
+    pub erased_by: String,
 }
 
 impl Client {
@@ -160,6 +172,10 @@ impl Client {
 
     pub fn is_deleted(&self) -> bool {
         self.deleted_at.is_some()
+    }
+
+    pub fn is_erased(&self) -> bool {
+        self.erased_at.is_some()
     }
 
     /// The keys a new lead is matched on, normalised as matching compares them (the one

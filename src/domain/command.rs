@@ -130,6 +130,8 @@ pub enum Command {
         client_ids: Vec<i64>,
         action: Action,
     },
+    /// UpdateClient, MergeClients, EraseClient: the card over time (`domain::card`).
+    Card(super::card::CardCommand),
 }
 
 impl Command {
@@ -138,6 +140,8 @@ impl Command {
         match self {
             Command::Create(_) => 1,
             Command::Update { client_ids, .. } => client_ids.len(),
+            // A merge's expected_version is the survivor's.
+            Command::Card(_) => 1,
         }
     }
 }

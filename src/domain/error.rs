@@ -61,6 +61,23 @@ pub enum DomainError {
         subject: String,
         description: String,
     },
+    /// A rule forbids the change because of another client, which it names
+    /// (FAILED_PRECONDITION; `subject` is that client, `key` the ErrorInfo metadata naming it).
+    #[error("{description}")]
+    BecauseOf {
+        reason: &'static str,
+        subject: String,
+        description: String,
+        key: &'static str,
+        other_client_id: i64,
+    },
+    /// The caller's role allows the RPC, but not on this client or these fields
+    /// (PERMISSION_DENIED).
+    #[error("{description}")]
+    PermissionDenied {
+        reason: &'static str,
+        description: String,
+    },
     /// A business document already belongs to another client (ALREADY_EXISTS).
     #[error("{kind} {document_id} is already recorded for client {owner}")]
     DocumentOwnedByOther {
@@ -76,6 +93,32 @@ impl DomainError {
             reason: "INVALID_ARGUMENT",
             violations: vec![FieldViolation::new(field, description)],
         }
+    }
+
+    /// FAILED_PRECONDITION naming `other`, the client the caller must act on instead.
+    pub fn because_of(
+        reason: &'static str,
+        key: &'static str,
+        other: i64,
+        description: impl Into<String>,
+    ) -> Self {
+        DomainError::BecauseOf {
+            reason,
+            subject: format!("clients/{other}"),
+            description: description.into(),
+            key,
+            other_client_id: other,
+        }
+    }
+
+    /// A merged client takes no further changes: its survivor does.
+    pub fn merged(client_id: i64, survivor: i64) -> Self {
+        DomainError::because_of(
+            "CLIENT_MERGED",
+            "merged_into_client_id",
+            survivor,
+            format!("client {client_id} was merged into client {survivor}; use {survivor}"),
+        )
     }
 
     pub fn precondition(

@@ -1,12 +1,15 @@
 //! Pure rules: stages, the forward-only advance, field stamping, the summary, lead matching.
 //! No tonic, no sqlx, no clock: time is passed in.
 pub mod alerts;
+pub mod card;
 pub mod catalog;
 pub mod client;
 pub mod command;
+pub mod erase;
 pub mod error;
 pub mod filters;
 pub mod lead;
+pub mod merge;
 pub mod rules;
 pub mod search;
 pub mod stage;

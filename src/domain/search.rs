@@ -20,6 +20,8 @@ pub struct ClientFilter {
     pub customer_type_ids: Vec<i64>,
     /// List clients in ended statuses too (see `hides_ended`).
     pub include_ended: bool,
+    /// List clients merged into another too (MergeClients).
+    pub include_merged: bool,
 }
 
 impl ClientFilter {

@@ -48,12 +48,15 @@ const AGENT_WRITES: &[&str] = &[
     "RecordExtraProperties",
     "DeclareNotInterested",
     "DeclareFictitious",
+    "UpdateClient",
 ];
 const MANAGER_WRITES: &[&str] = &[
     "DeclareFrozen",
     "RestoreClient",
     "SetStatus",
     "Reassign",
+    "MergeClients",
+    "EraseClient",
     // Catalogue changes.
     "CreateStatus",
     "UpdateStatus",
@@ -72,7 +75,7 @@ impl Role {
     pub fn may_call(self, method: &str) -> bool {
         let any = |lists: &[&[&str]]| lists.iter().any(|l| l.contains(&method));
         match self {
-            Role::Portal => matches!(method, "CreateClient" | "GetClient"),
+            Role::Portal => matches!(method, "CreateClient" | "GetClient" | "UpdateClient"),
             Role::Agent => any(&[AGENT_WRITES, READS]),
             Role::Manager => any(&[AGENT_WRITES, MANAGER_WRITES, READS, STREAMS]),
             Role::Accounting => {
@@ -85,6 +88,12 @@ impl Role {
             Role::Trading => any(&[READS, STREAMS]) || method == "OpenTradingAccount",
             Role::Dashboard => any(&[READS, STREAMS]),
         }
+    }
+
+    /// The portal edits only the leads it created, and only the details they carried
+    /// (spec section 7): the rule that checks it needs the client, so it runs in the store.
+    pub fn lead_source_only(self, method: &str) -> bool {
+        self == Role::Portal && method == "UpdateClient"
     }
 
     /// Service roles record changes for users of their own systems (the request's `actor`).
@@ -231,6 +240,12 @@ fn authorize(
             .roles
             .iter()
             .any(|r| r.acts_for_users() && r.may_call(method)),
+        // Limited only when no other role of the token allows the call in full.
+        lead_source_only: credential
+            .roles
+            .iter()
+            .filter(|r| r.may_call(method))
+            .all(|r| r.lead_source_only(method)),
     }))
 }
 
@@ -388,6 +403,31 @@ mod tests {
             "accounting's own document"
         );
         assert!(Role::Accounting.may_call("ApproveOrder"));
+    }
+
+    #[test]
+    fn the_card_rpcs_follow_the_role_lines_of_section_7() {
+        for role in [Role::Agent, Role::Manager] {
+            assert!(role.may_call("UpdateClient") && !role.lead_source_only("UpdateClient"));
+        }
+        assert!(
+            Role::Portal.may_call("UpdateClient") && Role::Portal.lead_source_only("UpdateClient")
+        );
+        for rpc in ["MergeClients", "EraseClient"] {
+            assert!(Role::Manager.may_call(rpc), "{rpc}");
+            for role in [
+                Role::Portal,
+                Role::Agent,
+                Role::Accounting,
+                Role::Trading,
+                Role::Dashboard,
+            ] {
+                assert!(!role.may_call(rpc), "{role:?} {rpc}");
+            }
+        }
+        for role in [Role::Accounting, Role::Trading, Role::Dashboard] {
+            assert!(!role.may_call("UpdateClient"), "{role:?}");
+        }
     }
 
     #[test]

@@ -9,6 +9,9 @@ pub struct Principal {
     /// Service callers (portal, accounting, trading) record changes for users of their own
     /// systems, named in the request's `actor`; people always act as themselves.
     pub acts_for_users: bool,
+    /// The caller may call this RPC only on what it brought in itself (the portal's
+    /// UpdateClient: leads it created, and only the details they carried).
+    pub lead_source_only: bool,
 }
 
 impl Principal {
@@ -17,6 +20,7 @@ impl Principal {
         Principal {
             name: "local".into(),
             acts_for_users: true,
+            lead_source_only: false,
         }
     }
 

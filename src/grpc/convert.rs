@@ -96,6 +96,10 @@ pub fn client_to_proto(c: Client) -> pb::Client {
         trading_account_ids: c.trading_account_ids,
         version: c.version,
         updated_at: Some(timestamp(c.updated_at)),
+        merged_into_client_id: c.merged_into.unwrap_or(0),
+        merged_at: opt_timestamp(c.merged_at),
+        erased_at: opt_timestamp(c.erased_at),
+        erased_by: c.erased_by,
     }
 }
 
@@ -125,6 +129,12 @@ pub fn status_event_to_proto(e: StatusEventRecord) -> pb::StreamStatusChangesRes
         StatusEvent::StatusChanged => pb::StatusEventKind::StatusChanged,
         StatusEvent::Deleted => pb::StatusEventKind::Deleted,
         StatusEvent::Restored => pb::StatusEventKind::Restored,
+        StatusEvent::Merged => pb::StatusEventKind::Merged,
+        StatusEvent::Erased => pb::StatusEventKind::Erased,
+    };
+    let merged_into_client_id = match e.kind {
+        StatusEvent::Merged => e.client.merged_into.unwrap_or(0),
+        _ => 0,
     };
     pb::StreamStatusChangesResponse {
         event: Some(pb::StatusChangeEvent {
@@ -135,6 +145,7 @@ pub fn status_event_to_proto(e: StatusEventRecord) -> pb::StreamStatusChangesRes
             new_stage: stage_to_proto(e.new_stage) as i32,
             old_status_id: e.old_status_id,
             new_status_id: e.new_status_id,
+            merged_into_client_id,
             cause: e.cause,
             actor: e.actor,
             occurred_at: Some(timestamp(e.occurred_at)),

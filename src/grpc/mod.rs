@@ -2,6 +2,7 @@
 //! error model, paging and the caller's identity.
 pub mod access;
 pub mod auth;
+pub mod card_requests;
 pub mod catalog;
 pub mod catalog_requests;
 pub mod client_requests;

@@ -25,8 +25,14 @@ pub async fn get_client<S: Store>(
 ) -> Result<pb::GetClientResponse, tonic::Status> {
     let id = client_id("client_id", r.client_id)?;
     let client = store.get_client(id).await?;
+    // A merged number answers with its survivor, so callers holding it find the client.
+    let (client, requested_client_id) = match client.merged_into {
+        Some(survivor) => (store.get_client(survivor).await?, id),
+        None => (client, 0),
+    };
     Ok(pb::GetClientResponse {
         client: Some(client_to_proto(client)),
+        requested_client_id,
     })
 }
 
@@ -77,6 +83,7 @@ fn list_query(
         status_ids: None,
         customer_type_ids: customer_types,
         include_ended: r.include_ended,
+        include_merged: r.include_merged,
     };
     Ok((filter, listed.2))
 }
@@ -186,6 +193,7 @@ pub async fn history<S: Store>(
         &caller.name,
         &pb::GetClientHistoryRequest {
             client_id: id,
+            include_merged: r.include_merged,
             ..Default::default()
         },
     );
@@ -196,7 +204,14 @@ pub async fn history<S: Store>(
     let Filled { items, next } = fill(
         size,
         after,
-        |after, limit| store.history(id, Page { after, limit }),
+        |after, limit| async move {
+            let page = Page { after, limit };
+            if r.include_merged {
+                store.history_with_merged(id, page).await
+            } else {
+                store.history(id, page).await
+            }
+        },
         |e| (e.occurred_at, e.entry_id),
         history_to_proto,
     )

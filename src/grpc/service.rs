@@ -5,6 +5,7 @@ use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
 use crate::domain::Command;
+use crate::domain::card::CardCommand;
 use crate::proto as pb;
 use crate::proto::client_status_service_server::ClientStatusService;
 use crate::store::{AlertFilter, EventFilter, Outcome, Store};
@@ -268,5 +269,51 @@ impl<S: Store> ClientStatusService for ClientStatusApi<S> {
     ) -> Result<Response<pb::ReassignResponse>, Status> {
         let clients = self.many(request).await?;
         Ok(Response::new(pb::ReassignResponse { clients }))
+    }
+
+    async fn update_client(
+        &self,
+        request: Request<pb::UpdateClientRequest>,
+    ) -> Result<Response<pb::UpdateClientResponse>, Status> {
+        let caller = principal(&request);
+        let mut mutation = to_mutation(request.get_ref(), &caller)?;
+        if let Command::Card(CardCommand::Edit {
+            lead_source_only, ..
+        }) = &mut mutation.request.command
+        {
+            *lead_source_only = caller.lead_source_only;
+        }
+        let outcome = self.store.execute(mutation).await?;
+        let changed = !outcome.already_recorded;
+        let client = outcome.clients.into_iter().next().map(client_to_proto);
+        Ok(Response::new(pb::UpdateClientResponse { client, changed }))
+    }
+
+    async fn merge_clients(
+        &self,
+        request: Request<pb::MergeClientsRequest>,
+    ) -> Result<Response<pb::MergeClientsResponse>, Status> {
+        let mut clients = self.many(request).await?.into_iter();
+        let survivor = clients.next();
+        Ok(Response::new(pb::MergeClientsResponse {
+            survivor,
+            merged: clients.collect(),
+        }))
+    }
+
+    async fn erase_client(
+        &self,
+        request: Request<pb::EraseClientRequest>,
+    ) -> Result<Response<pb::EraseClientResponse>, Status> {
+        let outcome = self.mutate(request).await?;
+        // Entries this process's hubs hold in memory were read before the erasure.
+        self.streams.forget();
+        let mut erased_client_ids: Vec<i64> = outcome.clients.iter().map(|c| c.client_id).collect();
+        erased_client_ids.sort_unstable();
+        Ok(Response::new(pb::EraseClientResponse {
+            already_erased: outcome.already_recorded,
+            client: outcome.clients.into_iter().next().map(client_to_proto),
+            erased_client_ids,
+        }))
     }
 }

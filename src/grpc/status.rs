@@ -323,6 +323,18 @@ impl From<DomainError> for Status {
                         format!("{collection}/{entry_id}"),
                     )
             }
+            DomainError::BecauseOf {
+                reason,
+                subject,
+                description,
+                key,
+                other_client_id,
+            } => Rich::new(Code::FailedPrecondition, reason, message)
+                .meta(key, other_client_id.to_string())
+                .precondition(reason, subject, description),
+            DomainError::PermissionDenied { reason, .. } => {
+                Rich::new(Code::PermissionDenied, reason, message)
+            }
             DomainError::AlreadyExists {
                 reason,
                 subject,

@@ -331,4 +331,10 @@ pub trait Store: Send + Sync + 'static {
     fn wakeups(&self) -> watch::Receiver<u64>;
     /// A cheap round trip to the database (`SELECT 1`), for the health probe.
     fn ping(&self) -> impl Future<Output = Result<()>> + Send;
+    /// Like `history`, with the entries of the clients merged into this one, in one timeline.
+    fn history_with_merged(
+        &self,
+        client_id: i64,
+        page: Page<HistoryKey>,
+    ) -> impl Future<Output = Result<Vec<HistoryRecord>>> + Send;
 }

@@ -15,7 +15,7 @@ use super::{AlertRecord, HistoryRecord, Result, StatusEventRecord, StoreError};
 /// (these columns, not the body, are authoritative), the status's current name and the
 /// children (comma-separated). `string_agg` is Postgres' and SQLite's (3.44+) alike.
 pub const CLIENT_COLUMNS: &str = "c.client_id, c.body, c.status_id, c.customer_type_id, \
-     c.industry_id, c.headcount_class_id, \
+     c.industry_id, c.headcount_class_id, c.merged_into, \
      (SELECT s.name FROM catalog s WHERE s.entry_id = c.status_id) AS status_name, \
      (SELECT string_agg(CAST(k.client_id AS TEXT), ',') FROM clients k \
       WHERE k.parent_client_id = c.client_id) AS children";
@@ -34,6 +34,8 @@ pub fn client(r: &impl Row) -> Result<Client> {
         industry_id: r.opt_i64("industry_id")?,
         headcount_class_id: r.opt_i64("headcount_class_id")?,
     };
+    // A survivor merged later re-points its merged clients with one update of this column.
+    client.merged_into = r.opt_i64("merged_into")?;
     client.child_client_ids = r
         .opt_text("children")?
         .unwrap_or_default()

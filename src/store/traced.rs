@@ -80,6 +80,10 @@ impl<S: Store> Store for Traced<S> {
                 false
             }
             Command::Create(_) => true,
+            Command::Card(card) => {
+                name_clients(&span, &card.client_ids());
+                false
+            }
         };
         let result = traced(span.clone(), self.inner.execute(mutation)).await;
         if let (true, Ok(outcome)) = (creates, &result) {
@@ -177,5 +181,15 @@ impl<S: Store> Store for Traced<S> {
     // No span: the probe runs every half second and would drown the traces.
     async fn ping(&self) -> Result<()> {
         self.inner.ping().await
+    }
+
+    async fn history_with_merged(
+        &self,
+        client_id: i64,
+        page: Page<HistoryKey>,
+    ) -> Result<Vec<HistoryRecord>> {
+        let span = store_span!(self, "store.history", "history");
+        name_clients(&span, &[client_id]);
+        traced(span, self.inner.history_with_merged(client_id, page)).await
     }
 }

@@ -2,7 +2,7 @@
 //! once, converts it to its wire message once, keeps it in a bounded ring and tells the
 //! subscribers. Subscribers cost the writer nothing: they read the ring, and read the store only
 //! when they are behind what the ring holds.
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
@@ -37,6 +37,8 @@ pub struct Hub<Src: Source> {
     mean_size: AtomicUsize,
     positions: Mutex<Vec<Weak<StreamPosition>>>,
     pub(super) shutdown: watch::Receiver<bool>,
+    /// Counts `forget`s: a read that one overtook is read again.
+    forgotten: AtomicU64,
 }
 
 impl<Src: Source> Hub<Src> {
@@ -51,9 +53,19 @@ impl<Src: Source> Hub<Src> {
             mean_size: AtomicUsize::new(1024),
             positions: Mutex::new(Vec::new()),
             shutdown,
+            forgotten: AtomicU64::new(0),
         });
         tokio::spawn(hub.clone().tail());
         hub
+    }
+
+    /// Drops the entries held in memory, which were read before an erasure and may hold the
+    /// erased data: subscribers behind the head read the store, which holds none.
+    pub fn forget(&self) {
+        let mut ring = self.ring();
+        self.forgotten.fetch_add(1, Ordering::SeqCst);
+        let head = ring.head();
+        ring.restart_after(head);
     }
 
     fn ring(&self) -> MutexGuard<'_, Ring<Src::Message>> {
@@ -138,6 +150,7 @@ impl<Src: Source> Hub<Src> {
         }
         let default = Src::Filter::default();
         loop {
+            let generation = self.forgotten.load(Ordering::SeqCst);
             let head = self.ring().head();
             let records = self.source.read(head, &default, BATCH).await?;
             let full = records.len() as i64 == BATCH;
@@ -158,7 +171,16 @@ impl<Src: Source> Hub<Src> {
                 .store(total / entries.len(), Ordering::Relaxed);
             let head = {
                 let mut ring = self.ring();
+                if self.forgotten.load(Ordering::SeqCst) != generation {
+                    // Read before an erasure was forgotten: read again what the store holds now.
+                    continue;
+                }
                 for entry in entries {
+                    // An erasure another process committed: what the ring held before it may
+                    // hold the erased data (its own erasures are forgotten at once, `forget`).
+                    if Src::erases(&entry.message) {
+                        ring.restart_after(entry.seq - 1);
+                    }
                     ring.push(entry);
                 }
                 ring.head()

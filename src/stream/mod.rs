@@ -42,6 +42,12 @@ impl<S: Store> Streams<S> {
             alerts: Hub::start(Alerts(store), RING, shutdown),
         })
     }
+
+    /// After an erasure this process committed: both hubs drop what they hold in memory.
+    pub fn forget(&self) {
+        self.status.forget();
+        self.alerts.forget();
+    }
 }
 
 impl<Src: Source> Hub<Src> {

@@ -36,6 +36,11 @@ pub trait Source: Send + Sync + 'static {
     fn to_message(record: Self::Record) -> Self::Message;
     /// The same decision the store's filtered read makes, taken on the message in memory.
     fn admits(filter: &Self::Filter, message: &Self::Message) -> bool;
+    /// Whether the entry records an erasure (EraseClient), after which older entries held in
+    /// memory may no longer be served.
+    fn erases(_message: &Self::Message) -> bool {
+        false
+    }
 }
 
 /// The status-change stream.
@@ -73,6 +78,13 @@ impl<S: Store> Source for StatusChanges<S> {
 
     fn to_message(record: StatusEventRecord) -> pb::StreamStatusChangesResponse {
         status_event_to_proto(record)
+    }
+
+    fn erases(message: &pb::StreamStatusChangesResponse) -> bool {
+        message
+            .event
+            .as_ref()
+            .is_some_and(|e| e.kind == pb::StatusEventKind::Erased as i32)
     }
 
     fn admits(filter: &EventFilter, message: &pb::StreamStatusChangesResponse) -> bool {

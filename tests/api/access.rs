@@ -21,7 +21,7 @@ const ROLES: [&str; 6] = [
     "dashboard",
 ];
 
-const RPCS: [&str; 36] = [
+const RPCS: [&str; 39] = [
     "CreateClient",
     "GetClient",
     "ListClients",
@@ -60,6 +60,10 @@ const RPCS: [&str; 36] = [
     // ClientReportService
     "CountClients",
     "CountActivities",
+    // The card over time, last: an allowed EraseClient erases the target.
+    "UpdateClient",
+    "MergeClients",
+    "EraseClient",
 ];
 
 /// The table of SPEC section 7, written out here independently of the server's.
@@ -97,6 +101,9 @@ fn spec_allows(role: &str, rpc: &str) -> bool {
             "DeclareFictitious",
         ]
         .contains(&rpc);
+    // UpdateClient: agent and manager; the portal only on leads it created (the target here
+    // is the manager's, so the portal is refused: tests/api/card.rs covers its own leads).
+    let agent = agent || rpc == "UpdateClient";
     match role {
         "portal" => ["CreateClient", "GetClient"].contains(&rpc),
         "agent" => agent,
@@ -104,7 +111,15 @@ fn spec_allows(role: &str, rpc: &str) -> bool {
             agent
                 || streams
                 || catalogue_change
-                || ["DeclareFrozen", "RestoreClient", "SetStatus", "Reassign"].contains(&rpc)
+                || [
+                    "DeclareFrozen",
+                    "RestoreClient",
+                    "SetStatus",
+                    "Reassign",
+                    "MergeClients",
+                    "EraseClient",
+                ]
+                .contains(&rpc)
         }
         "accounting" => {
             reads
@@ -451,6 +466,38 @@ async fn invoke(
             ))
             .await
             .map(|_| ()),
+        "UpdateClient" => call!(
+            update_client,
+            UpdateClientRequest {
+                request_id: id,
+                client_id,
+                client: Some(Client {
+                    branch: "b".into(),
+                    ..Default::default()
+                }),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["branch".into()],
+                }),
+                ..Default::default()
+            }
+        ),
+        "MergeClients" => call!(
+            merge_clients,
+            MergeClientsRequest {
+                request_id: id,
+                survivor_client_id: client_id,
+                merged_client_ids: vec![999_999],
+                ..Default::default()
+            }
+        ),
+        "EraseClient" => call!(
+            erase_client,
+            EraseClientRequest {
+                request_id: id,
+                client_id,
+                ..Default::default()
+            }
+        ),
         other => panic!("no call for {other}"),
     }
 }

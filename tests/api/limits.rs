@@ -393,6 +393,7 @@ async fn a_history_page_of_long_notes_ends_early_with_a_token() {
                 client_id: c.client_id,
                 page_size: 1000,
                 page_token: token,
+                ..Default::default()
             })
             .await
             .expect("page")

@@ -1,5 +1,11 @@
 // The modules both suites run, one list (each suite adds the ones only its database has).
 // Included by tests/sqlite.rs and tests/postgres.rs; the paths are relative to this file.
+#[path = "card.rs"]
+mod card;
+#[path = "card_edit.rs"]
+mod card_edit;
+#[path = "card_keys.rs"]
+mod card_keys;
 #[path = "catalog.rs"]
 mod catalog;
 #[path = "concurrency.rs"]
@@ -8,6 +14,8 @@ mod concurrency;
 mod declarations;
 #[path = "durability.rs"]
 mod durability;
+#[path = "erase.rs"]
+mod erase;
 #[path = "errors.rs"]
 mod errors;
 #[path = "events.rs"]
@@ -26,6 +34,8 @@ mod helpers;
 mod idempotency;
 #[path = "limits.rs"]
 mod limits;
+#[path = "merge.rs"]
+mod merge;
 #[path = "reads.rs"]
 mod reads;
 #[path = "relay.rs"]

@@ -262,6 +262,7 @@ async fn history_is_the_timeline_in_time_order_with_pages() {
                 client_id: c.client_id,
                 page_size: 3,
                 page_token: token,
+                ..Default::default()
             })
             .await
             .expect("history")

@@ -100,8 +100,9 @@ async fn reflection_lists_the_service_with_its_twenty_rpcs_and_two_streams() {
         .collect();
     assert_eq!(
         methods.len(),
-        22,
-        "the twenty of SPEC sections 2 and 5, and the two streams: {methods:?}"
+        25,
+        "the twenty of SPEC sections 2 and 5, the three of section 2a, and the two streams: \
+         {methods:?}"
     );
     for rpc in [
         "CreateClient",
@@ -124,6 +125,9 @@ async fn reflection_lists_the_service_with_its_twenty_rpcs_and_two_streams() {
         "RestoreClient",
         "SetStatus",
         "Reassign",
+        "UpdateClient",
+        "MergeClients",
+        "EraseClient",
     ] {
         assert!(
             methods.iter().any(|m| m == rpc),

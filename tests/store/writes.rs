@@ -20,18 +20,18 @@ pub async fn a_request_record_is_found_by_caller_and_id_and_claimed_once<C: Conn
     let now = at("2026-03-01T10:00:00Z");
     assert!(tx.find_request("dana", "r1").await.expect("find").is_none());
     assert!(
-        tx.claim_request("dana", "r1", b"fp", OUTCOME.into(), now)
+        tx.claim_request("dana", "r1", b"fp", OUTCOME.into(), None, now)
             .await
             .expect("claim")
     );
     assert!(
-        !tx.claim_request("dana", "r1", b"other", OUTCOME.into(), now)
+        !tx.claim_request("dana", "r1", b"other", OUTCOME.into(), None, now)
             .await
             .expect("again"),
         "the id is taken: the second claim reports it"
     );
     assert!(
-        tx.claim_request("eli", "r1", b"fp", OUTCOME.into(), now)
+        tx.claim_request("eli", "r1", b"fp", OUTCOME.into(), None, now)
             .await
             .expect("eli"),
         "another caller's id is its own"
@@ -50,7 +50,7 @@ pub async fn a_legacy_request_record_is_seen_and_pruned_after_its_retention<C: C
     let mut t = tx(&mut *c);
     let old = at("2026-01-01T00:00:00Z");
     assert!(
-        t.claim_request("", "old", b"fp", OUTCOME.into(), old)
+        t.claim_request("", "old", b"fp", OUTCOME.into(), None, old)
             .await
             .expect("claim")
     );
@@ -60,6 +60,7 @@ pub async fn a_legacy_request_record_is_seen_and_pruned_after_its_retention<C: C
             "new",
             b"fp",
             OUTCOME.into(),
+            None,
             old + Duration::days(40)
         )
         .await

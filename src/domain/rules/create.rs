@@ -57,12 +57,21 @@ pub fn create(new: &NewClient, ctx: &Ctx) -> Result<(Client, Change), DomainErro
         trading_account_ids: Vec::new(),
         version: 1,
         updated_at: ctx.now,
+        merged_into: None,
+        merged_at: None,
+        erased_at: None,
+        erased_by: String::new(),
     };
     let mut details = BTreeMap::new();
     details.insert("lead_status".into(), new.lead_status.name().into());
     if !new.record_source.is_empty() {
         details.insert("record_source".into(), new.record_source.clone());
     }
+    // Which details the lead carried: the portal may later correct those (UpdateClient).
+    details.insert(
+        crate::domain::card::LEAD_FIELDS.into(),
+        crate::domain::card::lead_fields(new),
+    );
     let change = Change {
         cause: "CreateClient",
         old_stage: None,

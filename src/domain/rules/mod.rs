@@ -48,6 +48,10 @@ pub enum StatusEvent {
     /// Soft delete (DeclareFictitious).
     Deleted,
     Restored,
+    /// Folded into another client (MergeClients).
+    Merged,
+    /// Personal data removed (EraseClient).
+    Erased,
 }
 
 impl StatusEvent {
@@ -57,6 +61,8 @@ impl StatusEvent {
             StatusEvent::StatusChanged => "STATUS_CHANGED",
             StatusEvent::Deleted => "DELETED",
             StatusEvent::Restored => "RESTORED",
+            StatusEvent::Merged => "MERGED",
+            StatusEvent::Erased => "ERASED",
         }
     }
 
@@ -66,6 +72,8 @@ impl StatusEvent {
             StatusEvent::StatusChanged,
             StatusEvent::Deleted,
             StatusEvent::Restored,
+            StatusEvent::Merged,
+            StatusEvent::Erased,
         ]
         .into_iter()
         .find(|e| e.name() == name)
@@ -227,6 +235,14 @@ fn preconditions(
     document_owner: Option<i64>,
 ) -> Result<Option<Effect>, DomainError> {
     let id = client.client_id;
+    if let Some(survivor) = client.merged_into {
+        // A document the survivor holds is recognised on the merged number too (a bridge
+        // re-sending it has not re-keyed yet); anything new belongs on the survivor.
+        if action.document().is_some() && document_owner == Some(survivor) {
+            return Ok(Some(Effect::AlreadyRecorded));
+        }
+        return Err(DomainError::merged(id, survivor));
+    }
     if let Some(expected) = expected_version
         && expected != client.version
     {
@@ -237,6 +253,14 @@ fn preconditions(
         });
     }
     match action {
+        // Its details are gone for good: restoring would bring back an empty card.
+        Action::Restore { .. } if client.is_erased() => {
+            return Err(DomainError::precondition(
+                "CLIENT_ERASED",
+                id,
+                format!("client {id} was erased; it cannot be restored"),
+            ));
+        }
         Action::Restore { .. } if !client.is_deleted() => {
             return Err(DomainError::precondition(
                 "CLIENT_NOT_DELETED",

@@ -19,10 +19,12 @@ use crate::domain::{
 use super::rows::to_json;
 use super::{CatalogOutcome, HistoryRecord, Mutation, Outcome, Result};
 
+mod card;
 mod catalog;
 mod outcome;
 mod tx;
 
+pub use card::{CardTx, StoredAnswer};
 pub use outcome::StoredOutcome;
 pub use tx::{NewAlert, NewStatusEvent, StoredRequest, WriteTx};
 
@@ -53,6 +55,13 @@ pub trait Applies: Sized + Send + Sync + 'static {
 
     /// The answer a record holds.
     fn recorded(stored: StoredOutcome) -> Result<Self::Outcome>;
+
+    /// The client an answer holds that no history entry of its request names (a document
+    /// already recorded, an update that changed nothing): kept beside the record, so an
+    /// erasure finds every answer holding a client without reading them all.
+    fn unlogged(_outcome: &Self::Outcome) -> Option<i64> {
+        None
+    }
 }
 
 impl Applies for Command {
@@ -70,6 +79,14 @@ impl Applies for Command {
 
     fn recorded(stored: StoredOutcome) -> Result<Outcome> {
         Ok(stored.into())
+    }
+
+    fn unlogged(outcome: &Outcome) -> Option<i64> {
+        // Nothing changed, so nothing was written to history for this client.
+        outcome
+            .already_recorded
+            .then(|| outcome.clients.first().map(|c| c.client_id))
+            .flatten()
     }
 }
 
@@ -277,6 +294,7 @@ pub async fn execute<T: WriteTx, C: Applies>(
             &meta.request_id,
             &mutation.fingerprint,
             record,
+            C::unlogged(&outcome),
             env.now,
         )
         .await?;
@@ -293,6 +311,9 @@ type Ran = (Outcome, Vec<String>, Appends);
 /// A client mutation: a new client (or the existing one a lead matches), or an action on one
 /// or more clients.
 async fn run<T: WriteTx>(tx: &mut T, mutation: &Mutation, env: Env<'_>) -> Result<Ran> {
+    if let Command::Card(command) = &mutation.request.command {
+        return card::run(tx, command, &mutation.request.meta, env).await;
+    }
     let meta = &mutation.request.meta;
     let mut appends = Appends::default();
     let mut bodies = Vec::new();
@@ -355,6 +376,8 @@ async fn run<T: WriteTx>(tx: &mut T, mutation: &Mutation, env: Env<'_>) -> Resul
             };
             bodies.push(body);
         }
+        // Run by `card::run` above.
+        Command::Card(_) => {}
         Command::Update { client_ids, action } => {
             let mut locked = locked;
             let document = action.document();
@@ -369,10 +392,15 @@ async fn run<T: WriteTx>(tx: &mut T, mutation: &Mutation, env: Env<'_>) -> Resul
                     None => None,
                 };
                 let mut client = before.clone();
+                let mut answered = None;
                 match rules::apply(&mut client, action, &ctx, meta.expected_version, owner)? {
                     Effect::AlreadyRecorded => {
                         outcome.already_recorded = true;
-                        bodies.push(to_json("client", &client)?);
+                        // On a merged number, the survivor holding the document answers.
+                        if let Some(survivor) = client.merged_into {
+                            answered = tx.load_client(survivor).await?;
+                        }
+                        bodies.push(to_json("client", answered.as_ref().unwrap_or(&client))?);
                     }
                     Effect::Changed(change) => {
                         if let Some(key) = &document {
@@ -387,7 +415,7 @@ async fn run<T: WriteTx>(tx: &mut T, mutation: &Mutation, env: Env<'_>) -> Resul
                 if let Some(slot) = locked.iter_mut().find(|c| c.client_id == client_id) {
                     *slot = client.clone();
                 }
-                outcome.clients.push(client);
+                outcome.clients.push(answered.unwrap_or(client));
             }
         }
     }

@@ -46,7 +46,7 @@ pub struct NewAlert {
 }
 
 /// The writes of one transaction. Implementations map database errors to `StoreError`.
-pub trait WriteTx: Send {
+pub trait WriteTx: super::CardTx + Send {
     /// The answer recorded for the caller's `request_id`, if any.
     fn find_request(
         &mut self,
@@ -62,6 +62,7 @@ pub trait WriteTx: Send {
         request_id: &str,
         fingerprint: &[u8],
         outcome_json: String,
+        unlogged_client: Option<i64>,
         now: Timestamp,
     ) -> impl Future<Output = Result<bool>> + Send;
     /// The clients of `client_ids` (ascending), locked until the transaction ends, so

@@ -8,6 +8,7 @@ use serde::de::DeserializeOwned;
 
 use super::Result;
 
+pub mod card;
 pub mod driver;
 pub mod read;
 pub mod store;

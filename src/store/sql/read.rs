@@ -49,6 +49,9 @@ pub async fn list_clients<C: Conn>(
     if !filter.include_deleted {
         q.push(" AND c.deleted_at IS NULL");
     }
+    if !filter.include_merged {
+        q.push(" AND c.merged_into IS NULL");
+    }
     if let Some(stages) = filter.stages_to_match() {
         if stages.is_empty() {
             return Ok(Vec::new());
@@ -103,7 +106,8 @@ pub async fn count_clients<C: Conn>(
     dims: Dimensions,
 ) -> Result<Vec<ClientCount>> {
     let mut q = Sql::new(format!(
-        "SELECT {}, count(*) AS n FROM clients c WHERE 1 = 1",
+        // A merged client is a duplicate of its survivor: counted once, as the survivor.
+        "SELECT {}, count(*) AS n FROM clients c WHERE c.merged_into IS NULL",
         dims.select_list()
     ));
     if !filter.include_deleted {
@@ -205,6 +209,24 @@ pub async fn history<C: Conn>(
     client_id: i64,
     page: Page<HistoryKey>,
 ) -> Result<Vec<HistoryRecord>> {
+    timeline(c, client_id, page, false).await
+}
+
+/// A survivor's timeline with the entries of the clients merged into it.
+pub async fn history_with_merged<C: Conn>(
+    c: &mut C,
+    client_id: i64,
+    page: Page<HistoryKey>,
+) -> Result<Vec<HistoryRecord>> {
+    timeline(c, client_id, page, true).await
+}
+
+async fn timeline<C: Conn>(
+    c: &mut C,
+    client_id: i64,
+    page: Page<HistoryKey>,
+    with_merged: bool,
+) -> Result<Vec<HistoryRecord>> {
     let exists = c
         .fetch_optional(
             Sql::new("SELECT client_id FROM clients WHERE client_id = $1").arg(client_id),
@@ -218,8 +240,14 @@ pub async fn history<C: Conn>(
         .map_or((i64::MIN, i64::MIN), |(at, id)| (at.timestamp_micros(), id));
     let q = Sql::new(format!(
         "SELECT {HISTORY_COLUMNS} FROM history \
-         WHERE client_id = $1 AND (occurred_at, entry_id) > ($2, $3) \
-         ORDER BY occurred_at, entry_id LIMIT $4"
+         WHERE client_id {} AND (occurred_at, entry_id) > ($2, $3) \
+         ORDER BY occurred_at, entry_id LIMIT $4",
+        if with_merged {
+            "IN (SELECT CAST($1 AS BIGINT) UNION ALL \
+             SELECT client_id FROM clients WHERE merged_into = $1)"
+        } else {
+            "= $1"
+        }
     ))
     .arg(client_id)
     .arg(after_at)

@@ -7,7 +7,8 @@ use std::future::Future;
 use tokio::sync::watch;
 
 use crate::domain::alerts::AlertSettings;
-use crate::domain::{CatalogCommand, CatalogKind, Client, Entry, Timestamp};
+use crate::domain::card::CardCommand;
+use crate::domain::{CatalogCommand, CatalogKind, Client, Command, Entry, Timestamp};
 
 use super::super::engine::Appended;
 use super::super::{
@@ -41,6 +42,11 @@ pub trait Backend: Send + Sync + 'static {
     fn prune_streams(&self, cutoff: Timestamp) -> impl Future<Output = Result<()>> + Send;
     fn prune_requests(&self, cutoff: Timestamp) -> impl Future<Output = Result<u64>> + Send;
     fn close(&self) -> impl Future<Output = ()> + Send;
+    /// After an erasure committed: nothing of the erased data may stay in the database's files
+    /// where the backend can see to it (SQLite: its write-ahead log).
+    fn forget(&self) -> impl Future<Output = ()> + Send {
+        async {}
+    }
 }
 
 pub struct SqlStore<B> {
@@ -71,8 +77,15 @@ impl<B: Backend> SqlStore<B> {
 
 impl<B: Backend> Store for SqlStore<B> {
     async fn execute(&self, mutation: Mutation) -> Result<Outcome> {
+        let erases = matches!(
+            mutation.request.command,
+            Command::Card(CardCommand::Erase { .. })
+        );
         let (outcome, appended) = self.backend.execute(mutation).await?;
         self.committed(&appended);
+        if erases && !outcome.already_recorded {
+            self.backend.forget().await;
+        }
         Ok(outcome)
     }
 
@@ -108,6 +121,14 @@ impl<B: Backend> Store for SqlStore<B> {
 
     async fn history(&self, client_id: i64, page: Page<HistoryKey>) -> Result<Vec<HistoryRecord>> {
         read::history(&mut self.backend.reader().await?, client_id, page).await
+    }
+
+    async fn history_with_merged(
+        &self,
+        client_id: i64,
+        page: Page<HistoryKey>,
+    ) -> Result<Vec<HistoryRecord>> {
+        read::history_with_merged(&mut self.backend.reader().await?, client_id, page).await
     }
 
     async fn status_events(

@@ -77,10 +77,11 @@ fn client_values(client: &Client, body: &str) -> Vec<Value> {
         client.classifications.customer_type_id.into(),
         client.classifications.industry_id.into(),
         client.classifications.headcount_class_id.into(),
+        client.merged_into.into(),
     ]
 }
 
-const CLIENT_WRITE_COLUMNS: [&str; 18] = [
+const CLIENT_WRITE_COLUMNS: [&str; 19] = [
     "version",
     "stage",
     "lead_status",
@@ -99,6 +100,7 @@ const CLIENT_WRITE_COLUMNS: [&str; 18] = [
     "customer_type_id",
     "industry_id",
     "headcount_class_id",
+    "merged_into",
 ];
 
 impl<C: Conn> Tx<C> {
@@ -138,19 +140,22 @@ impl<C: Conn> WriteTx for Tx<C> {
         request_id: &str,
         fingerprint: &[u8],
         outcome_json: String,
+        unlogged_client: Option<i64>,
         now: Timestamp,
     ) -> Result<bool> {
         // A concurrent copy of the same request (Postgres) waits here on the key until the
         // first commits, then finds it taken.
         let q = Sql::new(
-            "INSERT INTO requests (principal, request_id, fingerprint, outcome, created_at) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (principal, request_id) DO NOTHING",
+            "INSERT INTO requests (principal, request_id, fingerprint, outcome, created_at, \
+                client_id) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (principal, request_id) DO NOTHING",
         )
         .arg(principal)
         .arg(request_id)
         .arg(fingerprint)
         .json(outcome_json)
-        .arg(now.timestamp_micros());
+        .arg(now.timestamp_micros())
+        .arg(unlogged_client);
         Ok(self.conn.execute(q).await? == 1)
     }
 
@@ -190,8 +195,9 @@ impl<C: Conn> WriteTx for Tx<C> {
         }
         for (matched_on, key) in candidates {
             let Some(key) = key else { continue };
+            // A merged client's keys are its survivor's (MergeClients moved them there).
             let q = Sql::new(format!(
-                "SELECT client_id FROM clients WHERE {} = $1 \
+                "SELECT coalesce(merged_into, client_id) AS client_id FROM clients WHERE {} = $1 \
                  AND deleted_at IS NULL ORDER BY client_id LIMIT 1",
                 lead_column(matched_on)
             ))

@@ -33,6 +33,10 @@ impl LiteConn {
             .map_err(classify)?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(classify)?;
+        // Freed space is zeroed: an erased client's data, and every earlier version of a row,
+        // leaves the file instead of lingering in free pages (docs/card.md).
+        conn.pragma_update(None, "secure_delete", "ON")
+            .map_err(classify)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         Ok(LiteConn(conn))
     }

@@ -23,6 +23,7 @@ use super::{CatalogOutcome, Mutation, Outcome, Result, StoreError};
 use crate::domain::CatalogCommand;
 
 mod conn;
+mod forget;
 mod jobs;
 mod lite;
 mod writer;
@@ -52,6 +53,8 @@ impl SqlStore<SqliteBackend> {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
+            // As on the writer (`lite`): what migrations free is zeroed too.
+            .pragma("secure_delete", "on")
             .busy_timeout(Duration::from_secs(5));
         let reader = SqlitePoolOptions::new()
             .max_connections(4)
@@ -151,6 +154,10 @@ impl Backend for SqliteBackend {
 
     async fn prune_requests(&self, cutoff: Timestamp) -> Result<u64> {
         self.submit(|reply| Job::PruneRequests(cutoff, reply)).await
+    }
+
+    async fn forget(&self) {
+        forget::checkpoint(&self.reader).await;
     }
 
     async fn close(&self) {

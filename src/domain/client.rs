@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::catalog::CatalogKind;
 use super::stage::Stage;
 use super::summary::{self, SummaryEntry};
+use super::timeline::Timeline;
 
 pub type Timestamp = DateTime<Utc>;
 
@@ -155,6 +156,9 @@ pub struct Client {
     pub erased_at: Option<Timestamp>,
     #[serde(default)]
     pub erased_by: String,
+    /// When the client entered each stage, by `occurred_at` (see `domain::timeline`).
+    #[serde(default)]
+    pub timeline: Timeline,
 }
 
 impl Client {

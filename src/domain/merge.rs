@@ -133,6 +133,8 @@ pub fn merge(
             filled.insert("parent_client_id");
         }
         take_stamps(survivor, m);
+        // Per stage, the earliest first entry and the latest last entry of all.
+        survivor.timeline.absorb(&m.timeline);
         for e in &m.summary {
             add_entry(&mut survivor.summary, e.clone());
         }

@@ -14,6 +14,7 @@ pub mod rules;
 pub mod search;
 pub mod stage;
 pub mod summary;
+pub mod timeline;
 
 pub use alerts::AlertKind;
 pub use catalog::{Catalog, CatalogCommand, CatalogKind, Entry, Holders};

@@ -35,6 +35,9 @@ const READS: &[&str] = &[
     "ListClassifications",
     "CountClients",
     "CountActivities",
+    "StageConversion",
+    "TimeInStage",
+    "StageEntries",
 ];
 const STREAMS: &[&str] = &["StreamStatusChanges", "StreamAlerts"];
 const AGENT_WRITES: &[&str] = &[
@@ -382,14 +385,17 @@ mod tests {
             "ListClassifications",
             "CountClients",
             "CountActivities",
+            "StageConversion",
+            "TimeInStage",
+            "StageEntries",
         ];
         let allowed = |r: Role| all.iter().filter(|m| r.may_call(m)).count();
         assert_eq!(allowed(Role::Portal), 2);
-        assert_eq!(allowed(Role::Agent), 18);
-        assert_eq!(allowed(Role::Manager), 33);
-        assert_eq!(allowed(Role::Accounting), 13);
-        assert_eq!(allowed(Role::Trading), 11);
-        assert_eq!(allowed(Role::Dashboard), 10);
+        assert_eq!(allowed(Role::Agent), 21);
+        assert_eq!(allowed(Role::Manager), 36);
+        assert_eq!(allowed(Role::Accounting), 16);
+        assert_eq!(allowed(Role::Trading), 14);
+        assert_eq!(allowed(Role::Dashboard), 13);
         assert!(
             !Role::Agent.may_call("CreateStatus"),
             "catalogue changes are the manager's"

@@ -46,8 +46,24 @@ pub fn outcome_to_proto(o: CallOutcome) -> pb::CallOutcome {
     }
 }
 
+/// The seven stages' dates, in rank order, unset where the client never was.
+fn stage_dates(t: &crate::domain::timeline::Timeline) -> Vec<pb::StageDates> {
+    Stage::ALL
+        .iter()
+        .map(|&stage| {
+            let d = t.dates_of(stage);
+            pb::StageDates {
+                stage: stage_to_proto(stage) as i32,
+                first_entered_at: d.map(|d| timestamp(d.first_entered_at)),
+                last_entered_at: d.map(|d| timestamp(d.last_entered_at)),
+            }
+        })
+        .collect()
+}
+
 pub fn client_to_proto(c: Client) -> pb::Client {
     pb::Client {
+        stage_dates: stage_dates(&c.timeline),
         client_id: c.client_id,
         recent_events_summary: c.recent_events_summary(),
         name: Some(pb::ClientName {

@@ -37,6 +37,8 @@ enum_names!(
     pb::ClassificationKind,
     pb::ReportDimension,
     pb::AlertKind,
+    pb::TimelineGroup,
+    pb::TimeBucket,
 );
 
 /// The seven stages (UNSPECIFIED is not a stage).

@@ -67,11 +67,16 @@ impl TryFrom<&pb::CountClientsRequest> for CountQuery {
 
 /// The period of an activity report: `from` before `to`, at most `ACTIVITY_DAYS_MAX` long.
 fn period(r: &pb::CountActivitiesRequest) -> Result<(Timestamp, Timestamp), Violations> {
-    let (from, to) = (
-        required_time("from", r.from.as_ref()),
-        required_time("to", r.to.as_ref()),
-    )
-        .all()?;
+    period_between(r.from.as_ref(), r.to.as_ref())
+}
+
+/// A report's period (`from` and `to` fields): both given, `from` before `to`, at most
+/// `ACTIVITY_DAYS_MAX` long.
+pub(super) fn period_between(
+    from: Option<&prost_types::Timestamp>,
+    to: Option<&prost_types::Timestamp>,
+) -> Result<(Timestamp, Timestamp), Violations> {
+    let (from, to) = (required_time("from", from), required_time("to", to)).all()?;
     if to <= from {
         return Err(Violations::one(
             "to",
@@ -89,7 +94,7 @@ fn period(r: &pb::CountActivitiesRequest) -> Result<(Timestamp, Timestamp), Viol
     Ok((from, to))
 }
 
-fn utc_offset(minutes: i32) -> Result<i32, Violations> {
+pub(super) fn utc_offset(minutes: i32) -> Result<i32, Violations> {
     // Not `abs()`: i32::MIN has no positive twin.
     if !(-OFFSET_MINUTES_MAX..=OFFSET_MINUTES_MAX).contains(&minutes) {
         return Err(Violations::one(
@@ -174,5 +179,26 @@ impl<S: Store> ClientReportService for ClientReportApi<S> {
             })
             .collect();
         Ok(Response::new(pb::CountActivitiesResponse { counts }))
+    }
+
+    async fn stage_conversion(
+        &self,
+        request: Request<pb::StageConversionRequest>,
+    ) -> Result<Response<pb::StageConversionResponse>, Status> {
+        super::timeline_reports::stage_conversion(&*self.store, request.get_ref()).await
+    }
+
+    async fn time_in_stage(
+        &self,
+        request: Request<pb::TimeInStageRequest>,
+    ) -> Result<Response<pb::TimeInStageResponse>, Status> {
+        super::timeline_reports::time_in_stage(&*self.store, request.get_ref()).await
+    }
+
+    async fn stage_entries(
+        &self,
+        request: Request<pb::StageEntriesRequest>,
+    ) -> Result<Response<pb::StageEntriesResponse>, Status> {
+        super::timeline_reports::stage_entries(&*self.store, request.get_ref()).await
     }
 }

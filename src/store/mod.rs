@@ -18,6 +18,7 @@ pub mod postgres;
 mod rows;
 pub mod sql;
 pub mod sqlite;
+pub mod timeline;
 pub mod traced;
 
 /// A request with the fingerprint that tells a retry from a different request under the same
@@ -337,4 +338,17 @@ pub trait Store: Send + Sync + 'static {
         client_id: i64,
         page: Page<HistoryKey>,
     ) -> impl Future<Output = Result<Vec<HistoryRecord>>> + Send;
+    /// The stage timeline's reports (docs/timeline.md), each ordered as its RPC answers.
+    fn stage_conversion(
+        &self,
+        query: &timeline::ConversionQuery,
+    ) -> impl Future<Output = Result<Vec<timeline::ConversionCount>>> + Send;
+    fn time_in_stage(
+        &self,
+        query: &timeline::StayQuery,
+    ) -> impl Future<Output = Result<Vec<timeline::StageStay>>> + Send;
+    fn stage_entries(
+        &self,
+        query: &timeline::EntriesQuery,
+    ) -> impl Future<Output = Result<Vec<timeline::EntryCount>>> + Send;
 }

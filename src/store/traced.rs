@@ -123,6 +123,30 @@ impl<S: Store> Store for Traced<S> {
         traced(span, self.inner.count_activities(query)).await
     }
 
+    async fn stage_conversion(
+        &self,
+        query: &super::timeline::ConversionQuery,
+    ) -> Result<Vec<super::timeline::ConversionCount>> {
+        let span = store_span!(self, "store.stage_conversion", "stage_conversion");
+        traced(span, self.inner.stage_conversion(query)).await
+    }
+
+    async fn time_in_stage(
+        &self,
+        query: &super::timeline::StayQuery,
+    ) -> Result<Vec<super::timeline::StageStay>> {
+        let span = store_span!(self, "store.time_in_stage", "time_in_stage");
+        traced(span, self.inner.time_in_stage(query)).await
+    }
+
+    async fn stage_entries(
+        &self,
+        query: &super::timeline::EntriesQuery,
+    ) -> Result<Vec<super::timeline::EntryCount>> {
+        let span = store_span!(self, "store.stage_entries", "stage_entries");
+        traced(span, self.inner.stage_entries(query)).await
+    }
+
     async fn catalog(&self, kinds: &[CatalogKind]) -> Result<Vec<Entry>> {
         let span = store_span!(self, "store.catalog", "catalog");
         traced(span, self.inner.catalog(kinds)).await

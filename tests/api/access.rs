@@ -21,7 +21,7 @@ const ROLES: [&str; 6] = [
     "dashboard",
 ];
 
-const RPCS: [&str; 39] = [
+const RPCS: [&str; 42] = [
     "CreateClient",
     "GetClient",
     "ListClients",
@@ -60,6 +60,9 @@ const RPCS: [&str; 39] = [
     // ClientReportService
     "CountClients",
     "CountActivities",
+    "StageConversion",
+    "TimeInStage",
+    "StageEntries",
     // The card over time, last: an allowed EraseClient erases the target.
     "UpdateClient",
     "MergeClients",
@@ -78,6 +81,9 @@ fn spec_allows(role: &str, rpc: &str) -> bool {
         "ListClassifications",
         "CountClients",
         "CountActivities",
+        "StageConversion",
+        "TimeInStage",
+        "StageEntries",
     ]
     .contains(&rpc);
     let streams = rpc.starts_with("Stream");
@@ -458,6 +464,41 @@ async fn invoke(
         "CountActivities" => reports
             .count_activities(with_token(
                 CountActivitiesRequest {
+                    from: Some(ts("2026-01-01T00:00:00Z")),
+                    to: Some(ts("2026-01-02T00:00:00Z")),
+                    ..Default::default()
+                },
+                token,
+            ))
+            .await
+            .map(|_| ()),
+        "StageConversion" => reports
+            .stage_conversion(with_token(
+                StageConversionRequest {
+                    from: Some(ts("2026-01-01T00:00:00Z")),
+                    to: Some(ts("2026-01-02T00:00:00Z")),
+                    from_stage: ClientStage::New as i32,
+                    to_stage: ClientStage::Real as i32,
+                    ..Default::default()
+                },
+                token,
+            ))
+            .await
+            .map(|_| ()),
+        "TimeInStage" => reports
+            .time_in_stage(with_token(
+                TimeInStageRequest {
+                    from: Some(ts("2026-01-01T00:00:00Z")),
+                    to: Some(ts("2026-01-02T00:00:00Z")),
+                    ..Default::default()
+                },
+                token,
+            ))
+            .await
+            .map(|_| ()),
+        "StageEntries" => reports
+            .stage_entries(with_token(
+                StageEntriesRequest {
                     from: Some(ts("2026-01-01T00:00:00Z")),
                     to: Some(ts("2026-01-02T00:00:00Z")),
                     ..Default::default()

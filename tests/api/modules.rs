@@ -50,6 +50,8 @@ mod requests;
 mod server;
 #[path = "streams.rs"]
 mod streams;
+#[path = "timeline.rs"]
+mod timeline;
 #[path = "upgrade.rs"]
 mod upgrade;
 #[path = "validation.rs"]

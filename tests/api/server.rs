@@ -52,6 +52,12 @@ async fn reflection_lists_the_service_with_its_twenty_rpcs_and_two_streams() {
                 "crm.clientstatus.v1.ClientStatusService".into(),
             )),
         },
+        ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::FileContainingSymbol(
+                "crm.clientstatus.v1.ClientReportService".into(),
+            )),
+        },
     ];
     let mut responses = reflection
         .server_reflection_info(tokio_stream::iter(requests))
@@ -134,6 +140,35 @@ async fn reflection_lists_the_service_with_its_twenty_rpcs_and_two_streams() {
             "{rpc} missing from {methods:?}"
         );
     }
+
+    // The reports: the funnel, activity, and the stage timeline's three.
+    let Some(Ok(third)) = responses.next().await else {
+        panic!("no report file")
+    };
+    let Some(MessageResponse::FileDescriptorResponse(files)) = third.message_response else {
+        panic!("not a file")
+    };
+    let reports: Vec<String> = files
+        .file_descriptor_proto
+        .iter()
+        .map(|bytes| {
+            prost_types::FileDescriptorProto::decode(bytes.as_slice()).expect("descriptor")
+        })
+        .flat_map(|f| f.service)
+        .filter(|s| s.name() == "ClientReportService")
+        .flat_map(|s| s.method)
+        .map(|m| m.name().to_string())
+        .collect();
+    assert_eq!(
+        reports,
+        [
+            "CountClients",
+            "CountActivities",
+            "StageConversion",
+            "TimeInStage",
+            "StageEntries"
+        ]
+    );
 }
 
 async fn scrape(addr: std::net::SocketAddr) -> String {

@@ -7,6 +7,7 @@ use super::super::client::{CallOutcome, Client, LeadStatus};
 use super::super::command::NewClient;
 use super::super::error::{DomainError, FieldViolation};
 use super::super::stage::Stage;
+use super::super::timeline::Timeline;
 use super::{Change, Ctx};
 
 /// A new client from a lead or an agent: stage NEW (its default status unless the request
@@ -61,6 +62,7 @@ pub fn create(new: &NewClient, ctx: &Ctx) -> Result<(Client, Change), DomainErro
         merged_at: None,
         erased_at: None,
         erased_by: String::new(),
+        timeline: Timeline::start(Stage::New, ctx.at),
     };
     let mut details = BTreeMap::new();
     details.insert("lead_status".into(), new.lead_status.name().into());

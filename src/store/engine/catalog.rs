@@ -97,7 +97,7 @@ async fn move_clients<T: WriteTx>(
         record(
             tx,
             &before,
-            &client,
+            &mut client,
             &change,
             &mutation.request.meta,
             ctx,

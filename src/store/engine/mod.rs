@@ -22,10 +22,12 @@ use super::{CatalogOutcome, HistoryRecord, Mutation, Outcome, Result};
 mod card;
 mod catalog;
 mod outcome;
+mod timeline;
 mod tx;
 
 pub use card::{CardTx, StoredAnswer};
 pub use outcome::StoredOutcome;
+pub use timeline::{Groups, TimelineTx};
 pub use tx::{NewAlert, NewStatusEvent, StoredRequest, WriteTx};
 
 /// What a transaction's request runs with.
@@ -352,7 +354,8 @@ async fn run<T: WriteTx>(tx: &mut T, mutation: &Mutation, env: Env<'_>) -> Resul
             let body = if let Some((mut client, matched_on)) = matched {
                 let before = client.clone();
                 let change = rules::interested_again(&mut client, matched_on, &ctx);
-                let body = record(tx, &before, &client, &change, meta, &ctx, &mut appends).await?;
+                let body =
+                    record(tx, &before, &mut client, &change, meta, &ctx, &mut appends).await?;
                 outcome.clients.push(client);
                 body
             } else {
@@ -407,7 +410,8 @@ async fn run<T: WriteTx>(tx: &mut T, mutation: &Mutation, env: Env<'_>) -> Resul
                             tx.insert_document(key, client_id, env.now).await?;
                         }
                         bodies.push(
-                            record(tx, &before, &client, &change, meta, &ctx, &mut appends).await?,
+                            record(tx, &before, &mut client, &change, meta, &ctx, &mut appends)
+                                .await?,
                         );
                     }
                 }
@@ -427,12 +431,13 @@ async fn run<T: WriteTx>(tx: &mut T, mutation: &Mutation, env: Env<'_>) -> Resul
 pub(super) async fn record<T: WriteTx>(
     tx: &mut T,
     before: &Client,
-    client: &Client,
+    client: &mut Client,
     change: &Change,
     meta: &Meta,
     ctx: &Ctx<'_>,
     appends: &mut Appends,
 ) -> Result<String> {
+    timeline::maintain(tx, before, client, change, ctx).await?;
     let body = to_json("client", client)?;
     tx.update_client(before, client, &body).await?;
     let timers = alerts::timers(client);
@@ -455,6 +460,7 @@ async fn created<T: WriteTx>(
     if !timers.is_empty() {
         tx.replace_timers(client.client_id, &timers).await?;
     }
+    timeline::created(tx, client).await?;
     // The row was written before its number was known; the answer carries the number.
     let body = to_json("client", client)?;
     history_and_streams(tx, client, body, change, meta, ctx, appends).await

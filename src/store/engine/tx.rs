@@ -46,7 +46,7 @@ pub struct NewAlert {
 }
 
 /// The writes of one transaction. Implementations map database errors to `StoreError`.
-pub trait WriteTx: super::CardTx + Send {
+pub trait WriteTx: super::CardTx + super::TimelineTx + Send {
     /// The answer recorded for the caller's `request_id`, if any.
     fn find_request(
         &mut self,

@@ -12,6 +12,8 @@ pub mod card;
 pub mod driver;
 pub mod read;
 pub mod store;
+pub mod timeline;
+pub mod timeline_write;
 pub mod write;
 
 /// Which database a connection speaks, for the few strings the dialects spell differently.

@@ -171,6 +171,27 @@ impl<B: Backend> Store for SqlStore<B> {
         self.wake.subscribe()
     }
 
+    async fn stage_conversion(
+        &self,
+        query: &crate::store::timeline::ConversionQuery,
+    ) -> Result<Vec<crate::store::timeline::ConversionCount>> {
+        super::timeline::stage_conversion(&mut self.backend.reader().await?, query).await
+    }
+
+    async fn time_in_stage(
+        &self,
+        query: &crate::store::timeline::StayQuery,
+    ) -> Result<Vec<crate::store::timeline::StageStay>> {
+        super::timeline::time_in_stage(&mut self.backend.reader().await?, query).await
+    }
+
+    async fn stage_entries(
+        &self,
+        query: &crate::store::timeline::EntriesQuery,
+    ) -> Result<Vec<crate::store::timeline::EntryCount>> {
+        super::timeline::stage_entries(&mut self.backend.reader().await?, query).await
+    }
+
     /// On a reader: a health probe must not queue behind writes.
     async fn ping(&self) -> Result<()> {
         self.backend

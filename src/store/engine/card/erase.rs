@@ -32,7 +32,8 @@ pub(super) async fn run<T: WriteTx>(
         let mut client = before.clone();
         match erase::erase(&mut client, ctx, expected)? {
             Some(change) => {
-                bodies.push(record(tx, before, &client, &change, meta, ctx, &mut appends).await?);
+                bodies
+                    .push(record(tx, before, &mut client, &change, meta, ctx, &mut appends).await?);
                 erased.push(id);
             }
             None => bodies.push(to_json("client", &client)?),

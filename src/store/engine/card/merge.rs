@@ -43,7 +43,7 @@ pub(super) async fn run<T: WriteTx>(
         record(
             tx,
             &before_survivor,
-            &survivor,
+            &mut survivor,
             &changes.survivor,
             meta,
             ctx,
@@ -51,7 +51,7 @@ pub(super) async fn run<T: WriteTx>(
         )
         .await?,
     );
-    for ((before, after), change) in before_merged.iter().zip(&merged).zip(&changes.merged) {
+    for ((before, after), change) in before_merged.iter().zip(&mut merged).zip(&changes.merged) {
         bodies.push(record(tx, before, after, change, meta, ctx, &mut appends).await?);
     }
     tx.fold_into(merged_ids, survivor_id).await?;
@@ -68,7 +68,7 @@ pub(super) async fn run<T: WriteTx>(
     for before in tx.lock_clients(&children).await? {
         let mut child = before.clone();
         let change = merge::adopt(&mut child, survivor_id, ctx);
-        record(tx, &before, &child, &change, meta, ctx, &mut appends).await?;
+        record(tx, &before, &mut child, &change, meta, ctx, &mut appends).await?;
     }
     let clients = std::iter::once(survivor).chain(merged).collect();
     Ok(answer(clients, bodies, false, appends))

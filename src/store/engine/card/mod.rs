@@ -155,7 +155,7 @@ async fn edit<T: WriteTx>(
             return Err(card::key_taken(id, matched_on, holder).into());
         }
     }
-    let body = record(tx, before, &client, &change, meta, ctx, &mut appends).await?;
+    let body = record(tx, before, &mut client, &change, meta, ctx, &mut appends).await?;
     Ok(answer(vec![client], vec![body], false, appends))
 }
 

@@ -7,12 +7,15 @@
 //!
 //! Parts, in order, per backend: unary calls at 1, 16 and 64 in flight (and one call at a time
 //! against the server's own metrics); stream fan-out; then the database is seeded in SQL to the
-//! scale size (see `seed.rs`) and the server restarted for the scale reads and the replay.
+//! scale size (see `seed.rs`) and the server restarted for the scale reads and the replay;
+//! then the stage timeline's report rows are seeded for those clients and each report over a
+//! year is timed (`reports.rs`).
 mod check;
 mod db;
 mod drive;
 mod fixtures;
 mod report;
+mod reports;
 mod scale;
 mod seed;
 mod server;
@@ -41,6 +44,8 @@ pub enum Part {
     Unary,
     Streams,
     Scale,
+    /// The stage timeline's reports over a year (seeds their rows at the scale size).
+    Reports,
 }
 
 /// Options; the sizes left unset take their default, or their `--quick` value.
@@ -56,7 +61,7 @@ struct Cli {
     #[arg(long)]
     quick: bool,
     /// Which parts to run (comma-separated); the replay needs `scale` (it reads the seeded stream).
-    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Part::Unary, Part::Streams, Part::Scale])]
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Part::Unary, Part::Streams, Part::Scale, Part::Reports])]
     parts: Vec<Part>,
     /// Seconds measured per figure [default: 3, quick 0.5].
     #[arg(long)]
@@ -199,16 +204,19 @@ async fn run_parts(db: &BenchDb, settings: &Settings, figures: &mut Vec<Figure>)
     if settings.runs(Part::Streams) {
         streams::fan_out(&server, db, &fixtures, settings, &mut b0, figures).await?;
     }
-    if settings.runs(Part::Scale) {
-        server.stop().await?;
+    server.stop().await?;
+    if settings.runs(Part::Scale) || settings.runs(Part::Reports) {
         let seeded = seed::seed(db, &fixtures.seed_plan(settings)).await?;
         figures.push(seeded.figure(db.backend));
-        let server = server::Server::start(db).await?;
-        check::seeded(&server, &fixtures.templates, &seeded).await?;
-        scale::run(&server, db, &fixtures, settings, &seeded, figures).await?;
-        server.stop().await?;
-    } else {
-        server.stop().await?;
+        if settings.runs(Part::Scale) {
+            let server = server::Server::start(db).await?;
+            check::seeded(&server, &fixtures.templates, &seeded).await?;
+            scale::run(&server, db, &fixtures, settings, &seeded, figures).await?;
+            server.stop().await?;
+        }
+        if settings.runs(Part::Reports) {
+            reports::run(db, settings, &seeded, figures).await?;
+        }
     }
     Ok(())
 }

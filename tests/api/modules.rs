@@ -52,6 +52,8 @@ mod server;
 mod streams;
 #[path = "timeline.rs"]
 mod timeline;
+#[path = "timeline_backfill.rs"]
+mod timeline_backfill;
 #[path = "upgrade.rs"]
 mod upgrade;
 #[path = "validation.rs"]

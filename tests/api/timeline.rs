@@ -6,7 +6,7 @@ use tonic::Code;
 use crate::helpers::*;
 
 /// 2026-03-DD at HH:00 UTC.
-fn at(day: u32, hour: u32) -> prost_types::Timestamp {
+pub fn at(day: u32, hour: u32) -> prost_types::Timestamp {
     ts(&format!("2026-03-{day:02}T{hour:02}:00:00Z"))
 }
 
@@ -14,7 +14,7 @@ fn seconds(t: &prost_types::Timestamp) -> i64 {
     t.seconds
 }
 
-async fn create_at(app: &mut TestApp, name: &str, owner: &str, when: prost_types::Timestamp) -> i64 {
+pub async fn create_at(app: &mut TestApp, name: &str, owner: &str, when: prost_types::Timestamp) -> i64 {
     app.create_with(CreateClientRequest {
         name: Some(ClientName {
             last_name: name.into(),
@@ -29,7 +29,7 @@ async fn create_at(app: &mut TestApp, name: &str, owner: &str, when: prost_types
     .client_id
 }
 
-async fn call_at(app: &mut TestApp, client_id: i64, when: prost_types::Timestamp) -> Client {
+pub async fn call_at(app: &mut TestApp, client_id: i64, when: prost_types::Timestamp) -> Client {
     app.api
         .record_contact_attempt(RecordContactAttemptRequest {
             request_id: rid(),
@@ -45,7 +45,7 @@ async fn call_at(app: &mut TestApp, client_id: i64, when: prost_types::Timestamp
         .expect("client")
 }
 
-async fn invoice_at(app: &mut TestApp, client_id: i64, when: prost_types::Timestamp) -> Client {
+pub async fn invoice_at(app: &mut TestApp, client_id: i64, when: prost_types::Timestamp) -> Client {
     app.api
         .record_invoice(RecordInvoiceRequest {
             request_id: rid(),
@@ -78,7 +78,7 @@ async fn quote_at(app: &mut TestApp, client_id: i64, when: prost_types::Timestam
         .expect("client")
 }
 
-async fn set_at(
+pub async fn set_at(
     app: &mut TestApp,
     client_id: i64,
     stage: ClientStage,
@@ -229,7 +229,7 @@ async fn a_merge_gives_the_survivor_the_earliest_first_and_the_latest_last_entry
 /// - c4 (dana): created the 8th, declared not interested the 9th.
 /// - c5 (dana): created 20 February, called the 2nd.
 /// - c6 (avi): created the 12th, declared fictitious (left out unless include_deleted).
-async fn fixture(app: &mut TestApp) {
+pub async fn fixture(app: &mut TestApp) {
     let c1 = create_at(app, "C1", "avi", at(1, 9)).await;
     invoice_at(app, c1, at(11, 9)).await;
     call_at(app, c1, at(3, 9)).await;
@@ -265,7 +265,7 @@ async fn fixture(app: &mut TestApp) {
         .expect("fictitious");
 }
 
-fn march() -> (Option<prost_types::Timestamp>, Option<prost_types::Timestamp>) {
+pub fn march() -> (Option<prost_types::Timestamp>, Option<prost_types::Timestamp>) {
     (Some(at(1, 0)), Some(ts("2026-04-01T00:00:00Z")))
 }
 

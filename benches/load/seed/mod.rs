@@ -19,6 +19,7 @@
 //! documents, no stored request answers. Secondary indexes of the tables filled are dropped
 //! before the load and built again after it.
 mod dialect;
+pub mod visits;
 
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 

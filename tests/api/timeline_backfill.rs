@@ -9,7 +9,7 @@ use sqlx::Connection;
 use crate::helpers::*;
 use crate::timeline::{at, call_at, create_at, fixture, invoice_at, march, set_at};
 
-const MIGRATION: i64 = 20261218000001;
+const MIGRATION: i64 = 20261222000001;
 
 /// More than the reports' fixture: what replays differently from arrival order.
 async fn history(app: &mut TestApp) -> Vec<i64> {

@@ -19,6 +19,7 @@ pub mod service;
 pub mod settings;
 pub mod status;
 pub mod streams;
+pub mod tokens;
 pub mod validate;
 pub mod violations;
 

@@ -82,8 +82,8 @@ pub async fn list_clients<C: Conn>(
                 .bind(before)
                 .push(")");
         } else {
-            // Many are due: the walk in id order meets them soon enough; collecting them all
-            // first would cost more than the page.
+            // Many are due: a walk in id order over the clients with a call (`clients_due`)
+            // meets them soon enough; collecting them all first would cost more than the page.
             q.push(" AND c.next_call_at < ").bind(before);
         }
     }

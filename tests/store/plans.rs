@@ -70,7 +70,7 @@ async fn plan_of<C: Conn>(c: &mut C, filter: &ClientFilter) -> Vec<String> {
 
 fn uses(plan: &[String], index: &str) -> bool {
     plan.iter()
-        .any(|line| line.starts_with("SEARCH c USING") && line.contains(index))
+        .any(|line| line.starts_with(&format!("SEARCH c USING INDEX {index} (")))
 }
 
 pub async fn each_list_filter_is_served_by_its_index<C: Conn>(c: &mut C) {
@@ -86,6 +86,14 @@ pub async fn each_list_filter_is_served_by_its_index<C: Conn>(c: &mut C) {
             "clients_owner",
             ClientFilter {
                 owner: Some("dana".into()),
+                ..ClientFilter::default()
+            },
+        ),
+        (
+            "clients_owner_stage",
+            ClientFilter {
+                owner: Some("dana".into()),
+                stages: vec![Stage::FollowUp],
                 ..ClientFilter::default()
             },
         ),

@@ -54,5 +54,10 @@ mod sqlite_plans {
         plans::many_due_calls_page_like_few,
     );
 }
+mod postgres_plans {
+    store_suite!(@tests crate::fixtures::postgres;
+        plans::pages_are_planned_for_their_values,
+    );
+}
 store_suite!(sqlite_writer, crate::fixtures::sqlite_writer);
 store_suite!(postgres, crate::fixtures::postgres);

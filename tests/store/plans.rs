@@ -16,10 +16,8 @@ struct Explained<'a, C> {
 
 impl<C: Conn> Explained<'_, C> {
     async fn explain(&mut self, q: &Sql) {
-        let explain = Sql {
-            text: format!("EXPLAIN QUERY PLAN {}", q.text),
-            args: q.args.clone(),
-        };
+        let mut explain = Sql::new(format!("EXPLAIN QUERY PLAN {}", q.text));
+        explain.args = q.args.clone();
         let rows = self.conn.fetch_all(explain).await.expect("explain");
         // Only the last query's plan is kept: the page query comes last.
         self.plans = rows
@@ -213,4 +211,37 @@ pub async fn many_due_calls_page_like_few<C: Conn>(c: &mut C) {
         after = Some(last);
     }
     assert_eq!(listed, expected);
+}
+
+/// Postgres: the page query is planned for its own values each time (an unnamed statement), so
+/// Postgres never settles on one generic plan for every status or owner; other reads stay
+/// prepared.
+pub async fn pages_are_planned_for_their_values<C: Conn>(c: &mut C) {
+    let filter = ClientFilter {
+        status_ids: Some(vec![2]),
+        ..ClientFilter::default()
+    };
+    for _ in 0..6 {
+        let page = Page {
+            after: None,
+            limit: 50,
+        };
+        read::list_clients(c, &filter, page).await.expect("list");
+        read::client(c, 1).await.expect("get");
+    }
+    let prepared = |pattern: &str| {
+        Sql::new("SELECT count(*) AS n FROM pg_prepared_statements WHERE statement LIKE $1")
+            .arg(pattern.to_string())
+    };
+    let n = |r: C::Row| r.i64("n").expect("n");
+    let pages = c
+        .fetch_one(prepared("%ORDER BY c.client_id LIMIT%"))
+        .await
+        .expect("pages");
+    assert_eq!(n(pages), 0, "the page query must not stay prepared");
+    let gets = c
+        .fetch_one(prepared("%WHERE c.client_id = $1%"))
+        .await
+        .expect("gets");
+    assert_eq!(n(gets), 1, "other reads stay prepared");
 }

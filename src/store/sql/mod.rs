@@ -116,6 +116,10 @@ impl From<&[u8]> for Value {
 pub struct Sql {
     pub text: String,
     pub args: Vec<Value>,
+    /// Planned for its own values each time, not kept as a prepared statement: for queries
+    /// whose best plan depends on the values (Postgres would otherwise settle on one generic
+    /// plan for every value, e.g. walking the primary key for a status no client holds).
+    pub one_off: bool,
 }
 
 impl Sql {
@@ -123,6 +127,7 @@ impl Sql {
         Sql {
             text: text.into(),
             args: Vec::new(),
+            one_off: false,
         }
     }
 
@@ -135,6 +140,12 @@ impl Sql {
     /// Adds the parameter of the next `$N` the text already names, as JSON.
     pub fn json(mut self, v: String) -> Sql {
         self.args.push(Value::Json(v));
+        self
+    }
+
+    /// Marks the statement as planned for its own values each time (see `one_off`).
+    pub fn one_off(&mut self) -> &mut Sql {
+        self.one_off = true;
         self
     }
 

@@ -107,7 +107,11 @@ pub async fn list_clients<C: Conn>(
             Value::I64List(filter.customer_type_ids.clone()),
         );
     }
-    q.push(" ORDER BY c.client_id LIMIT ").bind(page.limit);
+    // Which index serves the page depends on the values (how many clients hold this status,
+    // this owner…): plan it for them each time.
+    q.push(" ORDER BY c.client_id LIMIT ")
+        .bind(page.limit)
+        .one_off();
     c.fetch_all(q).await?.iter().map(rows::client).collect()
 }
 

@@ -1,5 +1,5 @@
 //! What each event does to a client: the stage floor, the stamps, the preconditions. This is
-//! the one place the spec's section 2 tables live: `apply` below says which rule each request
+//! the one place the rule tables of docs/behaviour.md live: `apply` below says which rule each request
 //! runs, and each family of rules has its file (`activity`, `deals`, `declarations`), with new
 //! clients in `create` and catalogue-driven moves in `references`.
 use std::collections::BTreeMap;

@@ -11,7 +11,7 @@ use super::alerts::AlertKind;
 use super::catalog::Catalog;
 use super::client::{Client, Timestamp, stamp_first};
 use super::command::Action;
-use super::error::DomainError;
+use super::error::{DomainError, FieldViolation};
 use super::stage::Stage;
 use super::summary::{SummaryEntry, add_entry};
 
@@ -125,10 +125,13 @@ pub fn resolve_occurred_at(
 ) -> Result<Timestamp, DomainError> {
     match occurred_at {
         None => Ok(now),
-        Some(t) if t > now + MAX_CLOCK_SKEW => Err(DomainError::invalid(
-            "occurred_at",
-            "is in the future; events are recorded after they happen",
-        )),
+        Some(t) if t > now + MAX_CLOCK_SKEW => Err(DomainError::InvalidArgument {
+            reason: "TIMESTAMP_IN_FUTURE",
+            violations: vec![FieldViolation::new(
+                "occurred_at",
+                "is in the future; events are recorded after they happen",
+            )],
+        }),
         Some(t) => Ok(t),
     }
 }

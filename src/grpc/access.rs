@@ -1,4 +1,4 @@
-//! Who may call what (spec section 7), and the tower layer that enforces it on every RPC.
+//! Who may call what (the role table of docs/behaviour.md), and the tower layer that enforces it on every RPC.
 //! Tokens come from a file of SHA-256 hashes; a presented token is hashed and compared with
 //! every entry in constant time. Health checks need no token; reflection without one describes
 //! only the health service (`health::reflection`).
@@ -69,7 +69,7 @@ const MANAGER_WRITES: &[&str] = &[
 ];
 
 impl Role {
-    /// The spec's role table: may this role call `method` (of ClientStatusService or
+    /// The role table: may this role call `method` (of ClientStatusService or
     /// StatusCatalogService)?
     pub fn may_call(self, method: &str) -> bool {
         let any = |lists: &[&[&str]]| lists.iter().any(|l| l.contains(&method));
@@ -90,7 +90,7 @@ impl Role {
     }
 
     /// The portal edits only the leads it created, and only the details they carried
-    /// (spec section 7): the rule that checks it needs the client, so it runs in the store.
+    /// (the lead fields): the rule that checks it needs the client, so it runs in the store.
     pub fn lead_source_only(self, method: &str) -> bool {
         self == Role::Portal && method == "UpdateClient"
     }

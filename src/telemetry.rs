@@ -9,6 +9,7 @@ use std::time::Instant;
 mod calls;
 mod histogram;
 mod http;
+mod log_writer;
 mod otel;
 mod process;
 mod render;

@@ -9,9 +9,11 @@ use serde::de::DeserializeOwned;
 use super::Result;
 
 pub mod card;
+pub mod catalog_write;
 pub mod driver;
 pub mod read;
 pub mod store;
+pub mod stream_write;
 pub mod write;
 
 /// Which database a connection speaks, for the few strings the dialects spell differently.

@@ -6,6 +6,8 @@
 //! server it is skipped, except under `CI=true`.
 #[path = "store/fixtures.rs"]
 mod fixtures;
+#[path = "store/plans.rs"]
+mod plans;
 #[path = "store/reads.rs"]
 mod reads;
 #[path = "store/writes.rs"]
@@ -45,5 +47,17 @@ macro_rules! store_suite {
 }
 
 store_suite!(sqlite_sqlx, crate::fixtures::sqlite_sqlx);
+// The plans are SQLite's: Postgres plans by its statistics, which an empty database lacks.
+mod sqlite_plans {
+    store_suite!(@tests crate::fixtures::sqlite_sqlx;
+        plans::each_list_filter_is_served_by_its_index,
+        plans::many_due_calls_page_like_few,
+    );
+}
+mod postgres_plans {
+    store_suite!(@tests crate::fixtures::postgres;
+        plans::pages_are_planned_for_their_values,
+    );
+}
 store_suite!(sqlite_writer, crate::fixtures::sqlite_writer);
 store_suite!(postgres, crate::fixtures::postgres);

@@ -1,5 +1,5 @@
 // A client's card (GetClient) and timeline (GetClientHistory). A frozen client's pop-up message
-// comes first, in a modal dialog, each time the client is opened (spec: DeclareFrozen).
+// comes first, in a modal dialog, each time the client is opened (DeclareFrozen's rule).
 import { clients, problem } from "./api";
 import {
   callOutcomeName,

@@ -55,7 +55,7 @@ const STAGE_NAMES: Record<number, string> = {
 
 export const stageName = (s: ClientStage): string => STAGE_NAMES[s] ?? "—";
 
-/** Permanent clients have an account card (seed 002); everyone else is a prospect. */
+/** Permanent clients have an account card in accounting; everyone else is a prospect. */
 export const isPermanent = (s: ClientStage): boolean =>
   s === ClientStage.REAL || s === ClientStage.REAL_CLUB_OR_CONTRACT || s === ClientStage.FROZEN;
 

@@ -1,4 +1,4 @@
-//! Alerts the service raises itself (spec section 4), and the timers behind the time-based ones.
+//! Alerts the service raises itself (docs/behaviour.md#alerts), and the timers behind the time-based ones.
 //! Each occurrence has a key; the store raises an alert at most once per key.
 use chrono::Duration;
 use serde::{Deserialize, Serialize};

@@ -1,4 +1,4 @@
-//! EraseClient (spec section 2a): the right to be forgotten. What is the client's personal data
+//! EraseClient (docs/card.md): the right to be forgotten. What is the client's personal data
 //! and goes (name, email, phone, external lead id, custom properties, notes, summary, pop-up
 //! message, free-text reasons and every history detail not on the kept list), and what is not
 //! and stays (number, stage and status, dates, document keys, the users who acted, counts).

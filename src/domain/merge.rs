@@ -1,4 +1,4 @@
-//! MergeClients (spec section 2a): duplicate cards of one person fold into a survivor. The
+//! MergeClients (docs/card.md): duplicate cards of one person fold into a survivor. The
 //! survivor takes the highest stage (the forward-only rule), the earliest `first_*` and the
 //! latest `last_*` stamps, the newest summary entries of all, the details it lacks, the
 //! trading accounts and the children; each merged client leaves the active set with

@@ -27,8 +27,8 @@ pub struct ClientFilter {
 impl ClientFilter {
     /// Clients in ended statuses are left out of a search that restricts neither the status
     /// (by status or group), nor the stage (by stage or prospect/permanent), nor asks for them:
-    /// a search that names a stage names its statuses (seed 004: "not shown by default, even
-    /// when the search does not restrict the status at all").
+    /// a search that names a stage names its statuses. Ended clients are the ones the sales
+    /// team is done with, so they stay out even of a search that restricts nothing at all.
     pub fn hides_ended(&self) -> bool {
         !self.include_ended
             && self.status_ids.is_none()

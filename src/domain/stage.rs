@@ -24,7 +24,7 @@ impl Stage {
         Stage::Frozen,
     ];
 
-    /// The seeds' numeric value (0 = NEW … 6 = FROZEN).
+    /// The stage's rank (0 = NEW … 6 = FROZEN), which is also how the database stores it.
     pub fn rank(self) -> i64 {
         self as i64
     }
@@ -35,7 +35,7 @@ impl Stage {
             .and_then(|i| Stage::ALL.get(i).copied())
     }
 
-    /// Permanent clients have an account card (seed 002); everyone else is a prospect.
+    /// Permanent clients have an account card in accounting; everyone else is a prospect.
     pub fn is_permanent(self) -> bool {
         matches!(
             self,

@@ -1,18 +1,17 @@
-//! Who may call what (spec section 7), and the tower layer that enforces it on every RPC.
+//! Who may call what (the role table of docs/behaviour.md), and the tower layer that enforces it on every RPC.
 //! Tokens come from a file of SHA-256 hashes; a presented token is hashed and compared with
 //! every entry in constant time. Health checks need no token; reflection without one describes
 //! only the health service (`health::reflection`).
-use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 use tonic::codegen::http;
 use tonic::{Code, Status};
 
 use super::auth::Principal;
 use super::status::Rich;
+pub use super::tokens::Tokens;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -73,7 +72,7 @@ const MANAGER_WRITES: &[&str] = &[
 ];
 
 impl Role {
-    /// The spec's role table: may this role call `method` (of ClientStatusService or
+    /// The role table: may this role call `method` (of ClientStatusService or
     /// StatusCatalogService)?
     pub fn may_call(self, method: &str) -> bool {
         let any = |lists: &[&[&str]]| lists.iter().any(|l| l.contains(&method));
@@ -94,7 +93,7 @@ impl Role {
     }
 
     /// The portal edits only the leads it created, and only the details they carried
-    /// (spec section 7): the rule that checks it needs the client, so it runs in the store.
+    /// (the lead fields): the rule that checks it needs the client, so it runs in the store.
     pub fn lead_source_only(self, method: &str) -> bool {
         self == Role::Portal && method == "UpdateClient"
     }
@@ -103,92 +102,6 @@ impl Role {
     pub fn acts_for_users(self) -> bool {
         matches!(self, Role::Portal | Role::Accounting | Role::Trading)
     }
-}
-
-#[derive(Debug, Deserialize)]
-struct TokenFile {
-    tokens: Vec<TokenEntry>,
-}
-
-#[derive(Debug, Deserialize)]
-struct TokenEntry {
-    principal: String,
-    roles: BTreeSet<Role>,
-    /// Hex SHA-256 of the bearer token: `printf %s "$TOKEN" | sha256sum`.
-    sha256: String,
-}
-
-#[derive(Debug)]
-struct Credential {
-    hash: [u8; 32],
-    principal: String,
-    roles: BTreeSet<Role>,
-}
-
-/// The configured credentials.
-#[derive(Debug)]
-pub struct Tokens(Vec<Credential>);
-
-impl Tokens {
-    /// Reads a tokens file (TOML, `[[tokens]]` entries of principal, roles, sha256).
-    pub fn load(path: &std::path::Path) -> Result<Tokens, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read tokens file {}: {e}", path.display()))?;
-        Tokens::parse(&text).map_err(|e| format!("tokens file {}: {e}", path.display()))
-    }
-
-    pub fn parse(text: &str) -> Result<Tokens, String> {
-        let file: TokenFile = toml::from_str(text).map_err(|e| e.to_string())?;
-        let mut out = Vec::new();
-        for (i, t) in file.tokens.into_iter().enumerate() {
-            let hash = decode_hex(&t.sha256)
-                .ok_or_else(|| format!("tokens[{i}].sha256 is not 64 hex digits"))?;
-            if t.principal.trim().is_empty() || t.roles.is_empty() {
-                return Err(format!(
-                    "tokens[{i}] needs a principal and at least one role"
-                ));
-            }
-            out.push(Credential {
-                hash,
-                principal: t.principal,
-                roles: t.roles,
-            });
-        }
-        if out.is_empty() {
-            return Err("no tokens".into());
-        }
-        Ok(Tokens(out))
-    }
-
-    /// The credential of `token`. Every entry is compared in full, whatever matches, so the
-    /// time taken says nothing about which entry or how much of it matched.
-    fn find(&self, token: &str) -> Option<&Credential> {
-        let presented: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        let mut found = None;
-        for c in &self.0 {
-            let diff = c
-                .hash
-                .iter()
-                .zip(presented.iter())
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b));
-            if diff == 0 {
-                found = Some(c);
-            }
-        }
-        found
-    }
-}
-
-fn decode_hex(text: &str) -> Option<[u8; 32]> {
-    let text = text.trim();
-    if text.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(out)
 }
 
 /// Paths anyone may call: health checks (probes carry no token).
@@ -345,6 +258,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha2::{Digest, Sha256};
 
     #[test]
     fn the_role_table_is_the_specs() {

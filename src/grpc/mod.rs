@@ -20,6 +20,7 @@ pub mod settings;
 pub mod status;
 pub mod streams;
 pub mod timeline_reports;
+pub mod tokens;
 pub mod validate;
 pub mod violations;
 

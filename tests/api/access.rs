@@ -1,4 +1,4 @@
-//! Spec section 7: every RPC with every role's token, with none and with a wrong one.
+//! Roles: every RPC with every role's token, with none and with a wrong one.
 use std::io::Write;
 
 use clientstatus::proto::*;
@@ -69,8 +69,8 @@ const RPCS: [&str; 42] = [
     "EraseClient",
 ];
 
-/// The table of SPEC section 7, written out here independently of the server's.
-fn spec_allows(role: &str, rpc: &str) -> bool {
+/// The role table of docs/behaviour.md, written out here independently of the server's.
+fn table_allows(role: &str, rpc: &str) -> bool {
     // "All reads": clients, history, reports and the catalogue listings.
     let reads = [
         "GetClient",
@@ -678,7 +678,7 @@ async fn every_rpc_is_allowed_exactly_where_the_role_table_allows_and_denials_le
             "{rpc} with a wrong token"
         );
         for role in ROLES {
-            if !spec_allows(role, rpc) {
+            if !table_allows(role, rpc) {
                 let result = invoke(
                     &mut api,
                     &mut catalog,
@@ -705,7 +705,7 @@ async fn every_rpc_is_allowed_exactly_where_the_role_table_allows_and_denials_le
     // Every allowed combination gets past authorisation (the rules may still refuse it).
     for rpc in RPCS {
         for role in ROLES {
-            if spec_allows(role, rpc) {
+            if table_allows(role, rpc) {
                 let result = invoke(
                     &mut api,
                     &mut catalog,

@@ -1,4 +1,4 @@
-//! Spec section 2a and section 7's role lines for the card: who may edit, merge and erase. The
+//! The card's lines of the role table: who may edit, merge and erase. The
 //! helpers here serve the card's other modules (`card_edit`, `card_keys`, `merge`, `erase`).
 use std::io::Write;
 use std::time::Duration;

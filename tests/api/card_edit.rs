@@ -1,4 +1,4 @@
-//! Spec section 2a, UpdateClient: each mask path, the whole name and `*`, the history's old and
+//! UpdateClient: each mask path, the whole name and `*`, the history's old and
 //! new values, the no-op, the implicit mask, refused paths and values, retries and versions.
 use clientstatus::proto::*;
 use tonic::Code;

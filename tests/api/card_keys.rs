@@ -1,4 +1,4 @@
-//! Spec section 2a, UpdateClient and the other clients: lead de-duplication follows an edit,
+//! UpdateClient and the other clients: lead de-duplication follows an edit,
 //! another client's key is refused (also when two writers race for it), parents cannot cycle,
 //! and details make no status event.
 use clientstatus::proto::*;

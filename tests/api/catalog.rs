@@ -1,4 +1,4 @@
-//! Spec section 3 and seed 004: the status catalogue, groups, classifications, and what clients
+//! The status catalogue, groups, classifications, and what clients
 //! do with them, over gRPC against the real server.
 use clientstatus::proto::*;
 use tonic::Code;

@@ -1,4 +1,4 @@
-//! Spec section 2, "Manual declarations": one test per row, preconditions included.
+//! The declarations and overrides (docs/behaviour.md): one test per row, preconditions included.
 use clientstatus::proto::*;
 use tonic::Code;
 

@@ -1,4 +1,4 @@
-//! Spec section 2a, EraseClient: the personal data leaves every table (the whole database file
+//! EraseClient: the personal data leaves every table (the whole database file
 //! or schema is searched for it afterwards), the streams replayed from 0 hold none of it, what
 //! accounting needs stays, and erasing twice changes nothing.
 use clientstatus::proto::*;

@@ -59,6 +59,29 @@ async fn each_validation_fault_carries_its_own_reason() {
 }
 
 #[tokio::test]
+async fn an_occurred_at_in_the_future_is_timestamp_in_future() {
+    let mut app = spawn_app().await;
+    let c = app.create("Later").await;
+    let err = app
+        .api
+        .record_contact_attempt(RecordContactAttemptRequest {
+            request_id: rid(),
+            client_id: c.client_id,
+            outcome: CallOutcome::NoAnswer as i32,
+            occurred_at: Some(ts("2999-01-01T00:00:00Z")),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_error(&err, Code::InvalidArgument, "TIMESTAMP_IN_FUTURE");
+    assert_eq!(
+        violations(&err),
+        [("occurred_at".to_string(), "TIMESTAMP_IN_FUTURE".to_string())]
+    );
+    assert_eq!(app.get(c.client_id).await, c, "nothing changed");
+}
+
+#[tokio::test]
 async fn an_unknown_enum_value_lists_the_allowed_values() {
     let mut app = spawn_app().await;
     let c = app.create("L").await;

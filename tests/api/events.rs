@@ -1,4 +1,4 @@
-//! Spec section 2, "What each event does": one test per row.
+//! What each event does (docs/behaviour.md): one test per row of the table.
 use clientstatus::proto::*;
 
 use crate::helpers::*;

@@ -1,4 +1,4 @@
-//! Spec section 2, "Field rules", through the real server.
+//! The field rules (docs/behaviour.md), through the real server.
 use clientstatus::proto::*;
 use tonic::Code;
 

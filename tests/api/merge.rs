@@ -1,4 +1,4 @@
-//! Spec section 2a, MergeClients: every rule one by one, through the public API.
+//! MergeClients: every rule one by one, through the public API.
 use clientstatus::proto::*;
 use tonic::Code;
 

@@ -1,4 +1,4 @@
-//! Spec section 5: lists with filters and stable page tokens, and the history timeline.
+//! Reads: lists with filters and stable page tokens, and the history timeline.
 use clientstatus::proto::*;
 
 use crate::helpers::*;

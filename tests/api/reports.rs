@@ -1,4 +1,4 @@
-//! Spec section 5, reports: the funnel by stage, status and owner, and activity per user per day.
+//! Reports: the funnel by stage, status and owner, and activity per user per day.
 use clientstatus::proto::*;
 
 use crate::helpers::*;

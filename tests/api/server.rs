@@ -107,7 +107,7 @@ async fn reflection_lists_the_service_with_its_twenty_rpcs_and_two_streams() {
     assert_eq!(
         methods.len(),
         25,
-        "the twenty of SPEC sections 2 and 5, the three of section 2a, and the two streams: \
+        "the twenty events, declarations and reads, the three card RPCs, and the two streams: \
          {methods:?}"
     );
     for rpc in [

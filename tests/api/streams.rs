@@ -1,4 +1,4 @@
-//! Spec section 4: the status-change and alert streams, and every alert rule.
+//! The status-change and alert streams, and every alert rule.
 use std::time::Duration;
 
 use clientstatus::proto::*;

@@ -1,7 +1,7 @@
 //! The reads: every ListClients filter, the funnel's groupings, activity days, stream filters.
 use chrono::{Duration, NaiveDate};
 use clientstatus::domain::{AlertKind, Client, LeadStatus, Stage, StatusEvent};
-use clientstatus::store::engine::{NewAlert, NewStatusEvent, WriteTx};
+use clientstatus::store::engine::{CatalogTx, NewAlert, NewStatusEvent, StreamTx, WriteTx};
 use clientstatus::store::sql::{Conn, read};
 use clientstatus::store::{
     ActivityQuery, AlertFilter, ClientFilter, CountFilter, Dimensions, EventFilter, HistoryRecord,

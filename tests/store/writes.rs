@@ -6,7 +6,7 @@ use clientstatus::domain::alerts::Timer;
 use clientstatus::domain::catalog::{Draft, Patch};
 use clientstatus::domain::lead::LeadKeys;
 use clientstatus::domain::{AlertKind, CatalogKind, DocumentKey, Stage, StatusEvent};
-use clientstatus::store::engine::{NewAlert, NewStatusEvent, WriteTx};
+use clientstatus::store::engine::{CatalogTx, NewAlert, NewStatusEvent, StreamTx, WriteTx};
 use clientstatus::store::sql::write::{legacy_requests, prune_requests, prune_streams};
 use clientstatus::store::sql::{Conn, Sql, read};
 use clientstatus::store::{AlertFilter, EventFilter, HistoryRecord, Page, StoreError, Stream};

@@ -1,4 +1,4 @@
-//! The client card over time (spec section 2a): the details UpdateClient may change and the
+//! The client card over time (docs/card.md): the details UpdateClient may change and the
 //! words of its update mask (AIP-134), the commands of editing, merging and erasing a card.
 //! The rules are in `edit` here, and in `domain::merge` and `domain::erase`.
 use std::collections::BTreeMap;

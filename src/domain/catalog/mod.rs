@@ -1,4 +1,4 @@
-//! The organisation's catalogue (seed 004): statuses under each fixed stage, status groups for
+//! The organisation's catalogue: statuses under each fixed stage, status groups for
 //! searching, and the classification lists clients reference. Pure rules only: the store loads
 //! the entries and writes what these functions decide. The entries and commands are here; the
 //! rules for one entry in `entry`, what a whole change writes in `plan`.

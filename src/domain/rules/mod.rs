@@ -1,5 +1,5 @@
 //! What each event does to a client: the stage floor, the stamps, the preconditions. This is
-//! the one place the spec's section 2 tables live: `apply` below says which rule each request
+//! the one place the rule tables of docs/behaviour.md live: `apply` below says which rule each request
 //! runs, and each family of rules has its file (`activity`, `deals`, `declarations`), with new
 //! clients in `create` and catalogue-driven moves in `references`.
 use std::collections::BTreeMap;
@@ -11,7 +11,7 @@ use super::alerts::AlertKind;
 use super::catalog::Catalog;
 use super::client::{Client, Timestamp, stamp_first};
 use super::command::Action;
-use super::error::DomainError;
+use super::error::{DomainError, FieldViolation};
 use super::stage::Stage;
 use super::summary::{SummaryEntry, add_entry};
 
@@ -125,10 +125,13 @@ pub fn resolve_occurred_at(
 ) -> Result<Timestamp, DomainError> {
     match occurred_at {
         None => Ok(now),
-        Some(t) if t > now + MAX_CLOCK_SKEW => Err(DomainError::invalid(
-            "occurred_at",
-            "is in the future; events are recorded after they happen",
-        )),
+        Some(t) if t > now + MAX_CLOCK_SKEW => Err(DomainError::InvalidArgument {
+            reason: "TIMESTAMP_IN_FUTURE",
+            violations: vec![FieldViolation::new(
+                "occurred_at",
+                "is in the future; events are recorded after they happen",
+            )],
+        }),
         Some(t) => Ok(t),
     }
 }

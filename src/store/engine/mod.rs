@@ -28,7 +28,7 @@ mod tx;
 pub use card::{CardTx, StoredAnswer};
 pub use outcome::StoredOutcome;
 pub use timeline::{Groups, TimelineTx};
-pub use tx::{NewAlert, NewStatusEvent, StoredRequest, WriteTx};
+pub use tx::{CatalogTx, NewAlert, NewStatusEvent, StoredRequest, StreamTx, WriteTx};
 
 /// What a transaction's request runs with.
 #[derive(Debug, Clone, Copy)]

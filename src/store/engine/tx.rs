@@ -46,13 +46,14 @@ pub struct NewAlert {
 }
 
 /// The writes of one transaction. Implementations map database errors to `StoreError`.
-pub trait WriteTx: super::CardTx + super::TimelineTx + Send {
+pub trait WriteTx: super::CardTx + super::TimelineTx + CatalogTx + StreamTx + Send {
     /// The answer recorded for the caller's `request_id`, if any.
     fn find_request(
         &mut self,
         principal: &str,
         request_id: &str,
     ) -> impl Future<Output = Result<Option<StoredRequest>>> + Send;
+
     /// Records the answer under the caller's `request_id`; `false` when one is already there
     /// (a retry that raced the first attempt, or came after it): this transaction's work must
     /// then be undone and the recorded answer given instead.
@@ -65,32 +66,38 @@ pub trait WriteTx: super::CardTx + super::TimelineTx + Send {
         unlogged_client: Option<i64>,
         now: Timestamp,
     ) -> impl Future<Output = Result<bool>> + Send;
+
     /// The clients of `client_ids` (ascending), locked until the transaction ends, so
     /// concurrent requests naming the same clients take turns and cannot deadlock.
     fn lock_clients(
         &mut self,
         client_ids: &[i64],
     ) -> impl Future<Output = Result<Vec<Client>>> + Send;
+
     /// The client row as stored (not locked), with `child_client_ids` filled.
     fn load_client(
         &mut self,
         client_id: i64,
     ) -> impl Future<Output = Result<Option<Client>>> + Send;
+
     /// The oldest active client matching the lead (locked), and which key matched.
     fn find_lead(
         &mut self,
         keys: &LeadKeys,
     ) -> impl Future<Output = Result<Option<(Client, &'static str)>>> + Send;
+
     fn document_owner(
         &mut self,
         key: &DocumentKey,
     ) -> impl Future<Output = Result<Option<i64>>> + Send;
+
     fn insert_document(
         &mut self,
         key: &DocumentKey,
         client_id: i64,
         now: Timestamp,
     ) -> impl Future<Output = Result<()>> + Send;
+
     /// Inserts a new client, its record already serialised, and returns its number
     /// (increasing, never reused).
     fn insert_client(
@@ -98,6 +105,7 @@ pub trait WriteTx: super::CardTx + super::TimelineTx + Send {
         client: &Client,
         body: &str,
     ) -> impl Future<Output = Result<i64>> + Send;
+
     /// Writes `client` over `before`, which must still be the row's version in the database.
     /// Only the columns that differ are written: an unchanged indexed column leaves its index
     /// alone.
@@ -107,13 +115,50 @@ pub trait WriteTx: super::CardTx + super::TimelineTx + Send {
         client: &Client,
         body: &str,
     ) -> impl Future<Output = Result<()>> + Send;
+
     fn insert_history(&mut self, entry: &HistoryRecord) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// The catalogue's rows, inside a write transaction.
+pub trait CatalogTx: Send {
+    /// Makes catalogue changes take turns (names stay unique, one default per stage).
+    fn lock_catalog(&mut self) -> impl Future<Output = Result<()>> + Send;
+
+    /// The whole catalogue as this transaction sees it (cached while it does not change).
+    fn catalog(&mut self) -> impl Future<Output = Result<Arc<Catalog>>> + Send;
+
+    /// Inserts a new entry and returns its id.
+    fn insert_entry(&mut self, entry: &Entry) -> impl Future<Output = Result<i64>> + Send;
+
+    /// Writes `entry`, which must still be at `previous_version` in the database.
+    fn update_entry(
+        &mut self,
+        entry: &Entry,
+        previous_version: i64,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    fn delete_entry(&mut self, entry: &Entry) -> impl Future<Output = Result<()>> + Send;
+
+    /// How many clients (soft-deleted ones too) reference `entry`.
+    fn count_clients_using(&mut self, entry: &Entry) -> impl Future<Output = Result<i64>> + Send;
+
+    /// The clients (soft-deleted ones too) referencing `entry`, at most `limit`.
+    fn clients_using(
+        &mut self,
+        entry: &Entry,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<i64>>> + Send;
+}
+
+/// Alert timers and the two streams' entries, inside a write transaction.
+pub trait StreamTx: Send {
     /// Replaces the client's pending alert timers with `timers`.
     fn replace_timers(
         &mut self,
         client_id: i64,
         timers: &[Timer],
     ) -> impl Future<Output = Result<()>> + Send;
+
     /// Timers of `kind` with `base_at <= cutoff`, oldest first, locked for this transaction
     /// (skipping ones another transaction holds).
     fn claim_due_timers(
@@ -122,12 +167,15 @@ pub trait WriteTx: super::CardTx + super::TimelineTx + Send {
         cutoff: Timestamp,
         limit: i64,
     ) -> impl Future<Output = Result<Vec<(i64, Timer)>>> + Send;
+
     fn delete_timer(
         &mut self,
         client_id: i64,
         kind: AlertKind,
     ) -> impl Future<Output = Result<()>> + Send;
+
     fn alert_exists(&mut self, occurrence_key: &str) -> impl Future<Output = Result<bool>> + Send;
+
     /// Takes the next `count` sequence numbers of `stream`; returns the first. Holds the
     /// stream's counter until commit, which is what keeps sequences gap-free in commit order.
     fn next_sequences(
@@ -135,36 +183,16 @@ pub trait WriteTx: super::CardTx + super::TimelineTx + Send {
         stream: Stream,
         count: i64,
     ) -> impl Future<Output = Result<i64>> + Send;
+
     fn insert_status_event(
         &mut self,
         seq: i64,
         event: &NewStatusEvent,
     ) -> impl Future<Output = Result<()>> + Send;
+
     fn insert_alert(
         &mut self,
         seq: i64,
         alert: &NewAlert,
     ) -> impl Future<Output = Result<()>> + Send;
-
-    /// Makes catalogue changes take turns (names stay unique, one default per stage).
-    fn lock_catalog(&mut self) -> impl Future<Output = Result<()>> + Send;
-    /// The whole catalogue as this transaction sees it (cached while it does not change).
-    fn catalog(&mut self) -> impl Future<Output = Result<Arc<Catalog>>> + Send;
-    /// Inserts a new entry and returns its id.
-    fn insert_entry(&mut self, entry: &Entry) -> impl Future<Output = Result<i64>> + Send;
-    /// Writes `entry`, which must still be at `previous_version` in the database.
-    fn update_entry(
-        &mut self,
-        entry: &Entry,
-        previous_version: i64,
-    ) -> impl Future<Output = Result<()>> + Send;
-    fn delete_entry(&mut self, entry: &Entry) -> impl Future<Output = Result<()>> + Send;
-    /// How many clients (soft-deleted ones too) reference `entry`.
-    fn count_clients_using(&mut self, entry: &Entry) -> impl Future<Output = Result<i64>> + Send;
-    /// The clients (soft-deleted ones too) referencing `entry`, at most `limit`.
-    fn clients_using(
-        &mut self,
-        entry: &Entry,
-        limit: i64,
-    ) -> impl Future<Output = Result<Vec<i64>>> + Send;
 }

@@ -12,7 +12,7 @@ use crate::store::{Result, StoreError};
 pub type Query<'q, D> = sqlx::query::Query<'q, D, <D as Database>::Arguments<'q>>;
 
 /// What differs between the sqlx drivers.
-pub trait Driver: Database {
+pub trait Driver: Database + sqlx::database::HasStatementCache {
     const DIALECT: Dialect;
     /// A statement holding the key `$1` until the transaction ends, where the database needs
     /// one to serialise writers (several processes on Postgres); `None` where one writer
@@ -33,8 +33,9 @@ where
     for<'q> D::Arguments<'q>: IntoArguments<'q, D>,
 {
     let args = std::mem::take(&mut q.args);
+    let query = sqlx::query(q.text.as_str()).persistent(!q.one_off);
     args.into_iter()
-        .try_fold(sqlx::query(q.text.as_str()), |query, v| D::bind(query, v))
+        .try_fold(query, |query, v| D::bind(query, v))
 }
 
 impl<C, D> Conn for Db<C>

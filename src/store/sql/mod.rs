@@ -9,9 +9,11 @@ use serde::de::DeserializeOwned;
 use super::Result;
 
 pub mod card;
+pub mod catalog_write;
 pub mod driver;
 pub mod read;
 pub mod store;
+pub mod stream_write;
 pub mod timeline;
 pub mod timeline_write;
 pub mod write;
@@ -118,6 +120,10 @@ impl From<&[u8]> for Value {
 pub struct Sql {
     pub text: String,
     pub args: Vec<Value>,
+    /// Planned for its own values each time, not kept as a prepared statement: for queries
+    /// whose best plan depends on the values (Postgres would otherwise settle on one generic
+    /// plan for every value, e.g. walking the primary key for a status no client holds).
+    pub one_off: bool,
 }
 
 impl Sql {
@@ -125,6 +131,7 @@ impl Sql {
         Sql {
             text: text.into(),
             args: Vec::new(),
+            one_off: false,
         }
     }
 
@@ -137,6 +144,12 @@ impl Sql {
     /// Adds the parameter of the next `$N` the text already names, as JSON.
     pub fn json(mut self, v: String) -> Sql {
         self.args.push(Value::Json(v));
+        self
+    }
+
+    /// Marks the statement as planned for its own values each time (see `one_off`).
+    pub fn one_off(&mut self) -> &mut Sql {
+        self.one_off = true;
         self
     }
 

@@ -29,11 +29,16 @@ fn stages_in(stages: &[Stage]) -> String {
     format!("stage IN ({})", ranks.join(", "))
 }
 
-/// The period and which clients: `entered_at` in [$2, $3), state at most $4.
+/// The period and which clients: `entered_at` in [$2, $3), state at most $4. Planned for
+/// these values each time: whether a period is a sliver or most of the table decides between
+/// an index range and a scan, which one generic plan for every period would get wrong.
 fn scope_args(q: Sql, scope: &TimelineScope) -> Sql {
-    q.arg(scope.from.timestamp_micros())
+    let mut q = q
+        .arg(scope.from.timestamp_micros())
         .arg(scope.to.timestamp_micros())
-        .arg(if scope.include_deleted { 1i64 } else { 0 })
+        .arg(if scope.include_deleted { 1i64 } else { 0 });
+    q.one_off();
+    q
 }
 
 const SCOPE: &str = "entered_at >= $2 AND entered_at < $3 AND state <= $4";

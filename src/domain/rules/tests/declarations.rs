@@ -269,7 +269,13 @@ fn occurred_at_defaults_to_now_and_may_not_be_in_the_future() {
         resolve_occurred_at(Some(t(4)), t(0)).is_ok(),
         "clock skew allowed"
     );
-    assert!(resolve_occurred_at(Some(t(10)), t(0)).is_err());
+    assert!(matches!(
+        resolve_occurred_at(Some(t(10)), t(0)),
+        Err(DomainError::InvalidArgument {
+            reason: "TIMESTAMP_IN_FUTURE",
+            ..
+        })
+    ));
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! One test per row of the spec's section 2 tables, on the pure rules; the fixtures here.
+//! One test per row of the rule tables (docs/behaviour.md), on the pure rules; the fixtures here.
 mod declarations;
 mod events;
 mod invariants;

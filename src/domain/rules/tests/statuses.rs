@@ -1,11 +1,11 @@
-//! The catalogue's statuses (spec section 3) as the rules use them.
+//! The catalogue's statuses as the rules use them.
 use std::collections::BTreeMap;
 
 use super::super::super::*;
 use super::super::{apply, create};
 use super::*;
 
-// --- The catalogue's statuses (spec section 3) ---
+// --- The catalogue's statuses ---
 
 fn with_ctx(c: &mut Client, action: Action, ctx: &Ctx) -> Result<Effect, DomainError> {
     apply(c, &action, ctx, None, None)

@@ -182,7 +182,7 @@ impl<B: Backend> Store for SqlStore<B> {
         &self,
         query: &crate::store::timeline::StayQuery,
     ) -> Result<Vec<crate::store::timeline::StageStay>> {
-        super::timeline::time_in_stage(&mut self.backend.reader().await?, query).await
+        super::timeline::time_in_stage_side_by_side(|| self.backend.reader(), query).await
     }
 
     async fn stage_entries(

@@ -14,6 +14,7 @@ import {
   userText,
 } from "./dom";
 import { ClientStage, type Client, type HistoryEntry } from "./gen/crm/clientstatus/v1/client_pb";
+import { stageDatesTable } from "./stage-dates";
 import type { Session, View } from "./view";
 
 const HISTORY_PAGE = 100;
@@ -151,6 +152,7 @@ export function cardView(session: Session): View {
         badge,
       ),
       h("dl", { class: "fields" }, ...rows.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])),
+      stageDatesTable(c),
       h("h3", {}, "Recent events"),
       h("p", { class: "summary-text", dir: "auto" }, c.recentEventsSummary || "—"),
       h("p", { class: "meta" }, "Version ", c.version.toString(), ", updated ", time(c.updatedAt)),

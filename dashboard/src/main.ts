@@ -1,6 +1,6 @@
 // Sign-in and routing. A person pastes a bearer token; it is checked with a catalogue read
 // (every dashboard role may list statuses) before any view opens. Routes are hashes:
-// #/funnel, #/clients, #/clients/123, #/live.
+// #/funnel, #/timeline, #/clients, #/clients/123, #/live.
 import { problem, token } from "./api";
 import { cardView } from "./card";
 import { loadCatalogue } from "./catalog";
@@ -8,6 +8,7 @@ import { byId, h, say } from "./dom";
 import { funnelView } from "./funnel";
 import { liveView } from "./live";
 import { searchView } from "./search";
+import { timelineView } from "./timeline";
 import type { Session, View } from "./view";
 
 const signIn = byId<HTMLFormElement>("sign-in");
@@ -44,12 +45,14 @@ async function start(): Promise<void> {
   const live = liveView(session);
   const views: Record<string, View> = {
     funnel: funnelView(session),
+    timeline: timelineView(session),
     clients: searchView(session),
     client: cardView(session),
     live,
   };
   const tabs: [string, string][] = [
     ["funnel", "Funnel"],
+    ["timeline", "Timeline"],
     ["clients", "Clients"],
     ["live", "Live"],
   ];

@@ -12,6 +12,7 @@ import { CallOutcome, ClientStage } from "../src/gen/crm/clientstatus/v1/client_
 import { AccountingDocumentType } from "../src/gen/crm/clientstatus/v1/client_pb";
 import { ReportDimension } from "../src/gen/crm/clientstatus/v1/client_report_service_pb";
 import { DARK, FROZEN_MESSAGE, LIGHT, seed, type Seeded } from "./seed";
+import { checkCardStageDates, checkTimeline } from "./timeline-checks";
 import { freePort, rid, Server, TOKENS } from "./server";
 
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
@@ -71,6 +72,8 @@ describe("the dashboard in Chromium", () => {
         "--disable-sync",
       ],
       viewport: { width: 1280, height: 900 },
+      // Not UTC, and half an hour off the hour: the timeline's days are cut at this offset.
+      timezoneId: "Asia/Kolkata",
     });
     page = context.pages()[0] ?? (await context.newPage());
   });
@@ -168,6 +171,16 @@ describe("the dashboard in Chromium", () => {
     await shot("client-card");
   });
 
+  it("shows the stage timeline with what StageConversion, TimeInStage and StageEntries answer", async () => {
+    await checkTimeline(page, server, data.timeline);
+    await shot("timeline");
+  });
+
+  it("shows on a client's card when it first and last entered each stage", async () => {
+    await checkCardStageDates(page, server, data.timeline);
+    await shot("client-stage-dates");
+  });
+
   it("shows a write made through gRPC in the live feeds within 2 s", async () => {
     await page.click('a[data-route="live"]');
     for (const feed of ["#feed-status", "#feed-alerts"])
@@ -229,7 +242,7 @@ describe("the dashboard in Chromium", () => {
 
   it("fits a phone's screen", async () => {
     await page.setViewportSize({ width: 390, height: 844 });
-    for (const route of ["funnel", "clients", "live"]) {
+    for (const route of ["funnel", "timeline", "clients", "live"]) {
       await page.click(`a[data-route="${route}"]`);
       await page.locator(`#view-${route}`).waitFor();
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);

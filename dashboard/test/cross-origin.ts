@@ -4,6 +4,7 @@
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-web";
+import { ClientStage } from "../src/gen/crm/clientstatus/v1/client_pb";
 import { ClientReportService } from "../src/gen/crm/clientstatus/v1/client_report_service_pb";
 import { ClientStatusService } from "../src/gen/crm/clientstatus/v1/client_status_service_pb";
 import { StatusCatalogService } from "../src/gen/crm/clientstatus/v1/status_catalog_service_pb";
@@ -23,6 +24,10 @@ async function callEverything(baseUrl: string, token: string): Promise<Record<st
     for await (const _ of stream(stop.signal)) break;
     stop.abort();
   };
+  const day = {
+    from: timestampFromDate(new Date(Date.now() - 86_400_000)),
+    to: timestampFromDate(new Date(Date.now() + 86_400_000)),
+  };
   const calls: Record<string, () => Promise<unknown>> = {
     GetClient: () => api.getClient({ clientId: 1n }),
     ListClients: () => api.listClients({}),
@@ -31,11 +36,10 @@ async function callEverything(baseUrl: string, token: string): Promise<Record<st
     ListStatusGroups: () => catalog.listStatusGroups({}),
     ListClassifications: () => catalog.listClassifications({}),
     CountClients: () => reports.countClients({}),
-    CountActivities: () =>
-      reports.countActivities({
-        from: timestampFromDate(new Date(Date.now() - 86_400_000)),
-        to: timestampFromDate(new Date(Date.now() + 86_400_000)),
-      }),
+    CountActivities: () => reports.countActivities(day),
+    StageConversion: () => reports.stageConversion({ ...day, fromStage: ClientStage.NEW, toStage: ClientStage.REAL }),
+    TimeInStage: () => reports.timeInStage(day),
+    StageEntries: () => reports.stageEntries(day),
     StreamStatusChanges: () => first((signal) => api.streamStatusChanges({}, { signal })),
     StreamAlerts: () => first((signal) => api.streamAlerts({}, { signal })),
     // An error's code reaches the page only through the headers CORS exposes.

@@ -1,7 +1,8 @@
 // Seed data for the browser test, written over gRPC as the other services would: two custom
 // statuses (a dark and a light colour), Hebrew and Latin names and notes, clients in most
-// stages, and a frozen client with a pop-up message.
+// stages, a frozen client with a pop-up message, and clients with a past (seed-timeline.ts).
 import { AccountingDocumentType, CallOutcome, ClientStage, LeadStatus } from "../src/gen/crm/clientstatus/v1/client_pb";
+import { seedTimeline, type TimelineSeed } from "./seed-timeline";
 import { rid, type Server } from "./server";
 
 export const FROZEN_MESSAGE = "לא לתת אשראי — לפנות להנהלה לפני כל הזמנה";
@@ -20,6 +21,7 @@ export interface Seeded {
   frozen: bigint;
   /** Still NEW, for the live-feed writes. */
   spare: bigint[];
+  timeline: TimelineSeed;
 }
 
 export async function seed(server: Server): Promise<Seeded> {
@@ -73,5 +75,6 @@ export async function seed(server: Server): Promise<Seeded> {
   });
   const spare: bigint[] = [];
   for (const name of ["Alpha", "Beta", "Gamma"]) spare.push(await create(name, "", "dana", "תל אביב"));
-  return { darkStatus, lightStatus, hebrew, dark, light, frozen, spare };
+  const timeline = await seedTimeline(server);
+  return { darkStatus, lightStatus, hebrew, dark, light, frozen, spare, timeline };
 }

@@ -59,6 +59,14 @@ pub trait TimelineTx: Send {
         at: Timestamp,
         groups: &Groups,
     ) -> impl Future<Output = Result<()>> + Send;
+    /// A new client's path starts in `stage` at `at` (no earlier rows to close or update).
+    fn start_path(
+        &mut self,
+        client_id: i64,
+        stage: Stage,
+        at: Timestamp,
+        groups: &Groups,
+    ) -> impl Future<Output = Result<()>> + Send;
     /// Replaces the client's rows with those of `visits`.
     fn replace_path(
         &mut self,
@@ -77,7 +85,7 @@ pub trait TimelineTx: Send {
 /// A new client's rows: its first visit.
 pub(super) async fn created<T: WriteTx>(tx: &mut T, client: &Client) -> Result<()> {
     if let (Some(stage), Some(at)) = (client.timeline.path, client.timeline.through) {
-        tx.enter_stage(client.client_id, stage, at, &Groups::of(client))
+        tx.start_path(client.client_id, stage, at, &Groups::of(client))
             .await?;
     }
     Ok(())

@@ -40,6 +40,73 @@ fn push_groups(q: &mut Sql, g: &Groups) {
         .bind(g.state);
 }
 
+impl<C: Conn> Tx<C> {
+    /// Enters `stage` at `at`; `earlier_rows`: the client may have rows already (an open
+    /// visit to close, first entries that now reach `stage`), which a new client has not.
+    async fn enter(
+        &mut self,
+        client_id: i64,
+        stage: Stage,
+        at: Timestamp,
+        groups: &Groups,
+        earlier_rows: bool,
+    ) -> Result<()> {
+        if earlier_rows {
+            self.conn
+                .execute(
+                    Sql::new(
+                        "UPDATE stage_visits SET left_at = $2 WHERE client_id = $1 AND left_at IS NULL",
+                    )
+                    .arg(client_id)
+                    .arg(micros(at)),
+                )
+                .await?;
+        }
+        let mut q = Sql::new(
+            "INSERT INTO stage_visits (stage, entered_at, client_id, seq, left_at, owner, branch, \
+             record_source, state) SELECT $1, $2, $3, coalesce(max(seq), -1) + 1, NULL, ",
+        )
+        .arg(stage.rank())
+        .arg(micros(at))
+        .arg(client_id);
+        push_groups(&mut q, groups);
+        q.push(" FROM stage_visits WHERE client_id = $3");
+        self.conn.execute(q).await?;
+        if earlier_rows {
+            // The client's earlier first entries reach this stage now, if they had not yet.
+            self.conn
+                .execute(
+                    Sql::new(format!(
+                        "UPDATE stage_firsts SET {} WHERE client_id = $1",
+                        reached_now(stage, 2)
+                    ))
+                    .arg(client_id)
+                    .arg(micros(at)),
+                )
+                .await?;
+        }
+        let mut q = Sql::new(
+            "INSERT INTO stage_firsts (stage, entered_at, client_id, reached_0, reached_1, \
+             reached_2, reached_3, reached_4, reached_5, reached_6, owner, branch, \
+             record_source, state) VALUES (",
+        );
+        q.bind(stage.rank())
+            .push(", ")
+            .bind(micros(at))
+            .push(", ")
+            .bind(client_id);
+        for target in Stage::ALL {
+            let reached = timeline::reaches(stage, target).then(|| at.timestamp_micros());
+            q.push(", ").bind(reached);
+        }
+        q.push(", ");
+        push_groups(&mut q, groups);
+        q.push(") ON CONFLICT (client_id, stage) DO NOTHING");
+        self.conn.execute(q).await?;
+        Ok(())
+    }
+}
+
 impl<C: Conn> TimelineTx for Tx<C> {
     async fn timeline_steps(&mut self, client_id: i64) -> Result<Vec<Step>> {
         let q = Sql::new(
@@ -71,55 +138,17 @@ impl<C: Conn> TimelineTx for Tx<C> {
         at: Timestamp,
         groups: &Groups,
     ) -> Result<()> {
-        self.conn
-            .execute(
-                Sql::new(
-                    "UPDATE stage_visits SET left_at = $2 WHERE client_id = $1 AND left_at IS NULL",
-                )
-                .arg(client_id)
-                .arg(micros(at)),
-            )
-            .await?;
-        let mut q = Sql::new(
-            "INSERT INTO stage_visits (stage, entered_at, client_id, seq, left_at, owner, branch, \
-             record_source, state) SELECT $1, $2, $3, coalesce(max(seq), -1) + 1, NULL, ",
-        )
-        .arg(stage.rank())
-        .arg(micros(at))
-        .arg(client_id);
-        push_groups(&mut q, groups);
-        q.push(" FROM stage_visits WHERE client_id = $3");
-        self.conn.execute(q).await?;
-        // The client's earlier first entries reach this stage now, if they had not yet.
-        self.conn
-            .execute(
-                Sql::new(format!(
-                    "UPDATE stage_firsts SET {} WHERE client_id = $1",
-                    reached_now(stage, 2)
-                ))
-                .arg(client_id)
-                .arg(micros(at)),
-            )
-            .await?;
-        let mut q = Sql::new(
-            "INSERT INTO stage_firsts (stage, entered_at, client_id, reached_0, reached_1, \
-             reached_2, reached_3, reached_4, reached_5, reached_6, owner, branch, \
-             record_source, state) VALUES (",
-        );
-        q.bind(stage.rank())
-            .push(", ")
-            .bind(micros(at))
-            .push(", ")
-            .bind(client_id);
-        for target in Stage::ALL {
-            let reached = timeline::reaches(stage, target).then(|| at.timestamp_micros());
-            q.push(", ").bind(reached);
-        }
-        q.push(", ");
-        push_groups(&mut q, groups);
-        q.push(") ON CONFLICT (client_id, stage) DO NOTHING");
-        self.conn.execute(q).await?;
-        Ok(())
+        self.enter(client_id, stage, at, groups, true).await
+    }
+
+    async fn start_path(
+        &mut self,
+        client_id: i64,
+        stage: Stage,
+        at: Timestamp,
+        groups: &Groups,
+    ) -> Result<()> {
+        self.enter(client_id, stage, at, groups, false).await
     }
 
     async fn replace_path(
